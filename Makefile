@@ -1,0 +1,60 @@
+# Users API: every command a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ENVIRONMENT ?= dev
+VENV := .venv
+PYTHON313 ?= $(shell scripts/find-python313)
+TOX := $(VENV)/bin/tox
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_CLI_TELEMETRY := 1
+
+.PHONY: help install test unit lint e2e local local-down synth diff deploy bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: constraints.txt requirements.txt requirements-dev.txt lambda/requirements.txt
+	@test -n "$(PYTHON313)" || { scripts/find-python313; exit 1; }
+	$(PYTHON313) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed ## Create .venv (Python 3.13) and install the pinned CLIs
+
+test: install ## Everything CI runs: lint, unit tests, then the e2e suite on LocalStack
+	$(TOX) run -e lint,unit,e2e
+
+unit: install ## Unit tests only (CDK assertions and the handler)
+	$(TOX) run -e unit
+
+lint: install ## ruff, mypy and cfn-lint
+	$(TOX) run -e lint
+
+e2e: install ## The e2e suite: deploys into a fresh LocalStack and drives the API
+	$(TOX) run -e e2e
+
+local: install ## Start LocalStack, deploy the stack and print the API URL with a sample call
+	$(VENV)/bin/python -m e2e.harness up
+
+local-down: install ## Stop LocalStack and remove its state
+	$(VENV)/bin/python -m e2e.harness down
+
+synth: install ## Synthesize the CloudFormation template (no Docker, no AWS credentials)
+	npx cdk synth -c environment=$(ENVIRONMENT)
+
+diff: install ## Compare the stack with what is deployed in the current AWS account
+	npx cdk diff -c environment=$(ENVIRONMENT)
+
+deploy: install ## Deploy to the AWS account of your current credentials
+	npx cdk deploy -c environment=$(ENVIRONMENT)
+
+bench: install ## Benchmarks: unit suite wall time and the e2e cold cycle
+	$(VENV)/bin/python bench/run.py
+
+clean: ## Remove environments, caches and build output
+	rm -rf $(VENV) .tox node_modules cdk.out .localstack .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Constructs of the users API stack, one per capability."""

@@ -1,0 +1,47 @@
+"""The users table, encrypted with a customer-managed key that the stack owns."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from infra.settings import EnvironmentSettings
+
+PARTITION_KEY = "UserId"
+# Idempotency records expire through DynamoDB's TTL on this attribute.
+TTL_ATTRIBUTE = "expiresAt"
+
+
+class UsersData(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings):
+        super().__init__(scope, construct_id)
+        self.key = self._encryption_key(settings)
+        self.table = self._table(settings, self.key)
+
+    def _encryption_key(self, settings: EnvironmentSettings) -> kms.Key:
+        return kms.Key(
+            self,
+            "TableKey",
+            description=f"Encrypts the {settings.name} users table",
+            enable_key_rotation=True,
+            removal_policy=settings.removal_policy,
+        )
+
+    def _table(self, settings: EnvironmentSettings, key: kms.IKey) -> dynamodb.Table:
+        return dynamodb.Table(
+            self,
+            "UsersTable",
+            partition_key=dynamodb.Attribute(
+                name=PARTITION_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            deletion_protection=settings.retain_data,
+            removal_policy=settings.removal_policy,
+        )

@@ -1,0 +1,30 @@
+"""Names shared by the stack, its tests and the e2e harness, defined once."""
+
+from typing import Final
+
+# The function may never run more than this many copies at once (it protects the table
+# and downstream quotas); tests and the e2e parity step read it from the template.
+RESERVED_CONCURRENCY: Final = 5
+
+HANDLER: Final = "handler.lambda_handler"
+METRICS_NAMESPACE: Final = "UsersApi"
+
+
+class ParameterNames:
+    """Leaf names of the SSM parameters under `/<environment>/users-api/`."""
+
+    TABLE_NAME: Final = "tableName"
+    DEFAULT_PAGE_SIZE: Final = "defaultPageSize"
+    MAX_PAGE_SIZE: Final = "maxPageSize"
+
+
+class OutputKeys:
+    """Stable CloudFormation output keys; clients and the e2e suite read these."""
+
+    API_URL: Final = "ApiUrl"
+    REST_API_ID: Final = "RestApiId"
+    STAGE_NAME: Final = "StageName"
+    TABLE_NAME: Final = "TableName"
+    FUNCTION_NAME: Final = "FunctionName"
+    KEY_ARN: Final = "TableKeyArn"
+    PARAMETER_PATH: Final = "ParameterPath"

@@ -1,0 +1,45 @@
+"""The users API stack, composed top to bottom like the architecture."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.api import UsersApi
+from infra.config import ServiceConfig
+from infra.data import UsersData
+from infra.function import UsersFunction
+from infra.names import OutputKeys
+from infra.settings import EnvironmentSettings
+
+
+class UsersApiStack(Stack):
+    def __init__(self, scope: Construct, *, settings: EnvironmentSettings, **kwargs: Any) -> None:
+        super().__init__(scope, settings.stack_name, **kwargs)
+        self.settings = settings
+        self.data = data = UsersData(self, "Data", settings=settings)
+        self.config = config = ServiceConfig(
+            self, "Config", settings=settings, table_name=data.table.table_name
+        )
+        self.service = service = UsersFunction(
+            self, "Function", settings=settings, table=data.table, key=data.key, config=config
+        )
+        self.api = api = UsersApi(self, "Api", settings=settings, function=service.function)
+
+        self._outputs(
+            {
+                OutputKeys.API_URL: api.rest_api.url,
+                OutputKeys.REST_API_ID: api.rest_api.rest_api_id,
+                OutputKeys.STAGE_NAME: api.stage_name,
+                OutputKeys.TABLE_NAME: data.table.table_name,
+                OutputKeys.FUNCTION_NAME: service.function.function_name,
+                OutputKeys.KEY_ARN: data.key.key_arn,
+                OutputKeys.PARAMETER_PATH: config.path,
+            }
+        )
+
+    def _outputs(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            CfnOutput(self, key, key=key, value=value)
