@@ -11,7 +11,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.settings import SERVICE_NAME, EnvironmentSettings
+from infra.names import SERVICE_NAME
+from infra.settings import EnvironmentSettings
 
 CORS_HEADERS = ["Content-Type", "If-Match", "Idempotency-Key", "Authorization", "X-Api-Key"]
 USERS_METHODS = ["GET", "POST"]

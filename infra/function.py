@@ -14,8 +14,8 @@ from constructs import Construct
 
 from infra.bundling import bundled_code
 from infra.config import ServiceConfig
-from infra.names import HANDLER, METRICS_NAMESPACE, RESERVED_CONCURRENCY
-from infra.settings import SERVICE_NAME, EnvironmentSettings
+from infra.names import HANDLER, METRICS_NAMESPACE, RESERVED_CONCURRENCY, SERVICE_NAME
+from infra.settings import EnvironmentSettings
 
 CODE_DIR = Path(__file__).resolve().parent.parent / "lambda"
 RUNTIME = lambda_.Runtime.PYTHON_3_13

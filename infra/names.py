@@ -2,6 +2,13 @@
 
 from typing import Final
 
+SERVICE_NAME: Final = "users-api"
+
+
+def stack_name(environment: str) -> str:
+    return f"UsersApi-{environment}"
+
+
 # The function may never run more than this many copies at once (it protects the table
 # and downstream quotas); tests and the e2e parity step read it from the template.
 RESERVED_CONCURRENCY: Final = 5

@@ -15,11 +15,11 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from infra.names import SERVICE_NAME, stack_name
+
 # `app.node.try_get_context`, or a dict's `get` in tests.
 ContextReader = Callable[[str], Any]
 
-SERVICE_NAME = "users-api"
-STACK_NAME_PREFIX = "UsersApi"
 DEFAULT_ENVIRONMENT = "dev"
 
 
@@ -45,7 +45,7 @@ class EnvironmentSettings:
 
     @property
     def stack_name(self) -> str:
-        return f"{STACK_NAME_PREFIX}-{self.name}"
+        return stack_name(self.name)
 
     @property
     def parameter_path(self) -> str:

@@ -1,0 +1,177 @@
+"""Deploys the stack into LocalStack with cdklocal and reads back what the tests need."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from e2e.harness.modes import HarnessError
+from infra.names import OutputKeys, stack_name
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CDKLOCAL = REPO_ROOT / "node_modules" / ".bin" / "cdklocal"
+ACCOUNT = "000000000000"
+REGION = "us-east-1"
+ENVIRONMENT = "dev"
+# Short, so that the e2e suite sees a changed parameter within seconds.
+CONFIG_TTL_SECONDS = 2
+
+
+def aws_environment(endpoint: str) -> dict[str, str]:
+    """Variables that point the AWS CLIs and SDKs at LocalStack, offline."""
+    return {
+        # localhost.localstack.cloud does not resolve without a network: use the address.
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        # cdklocal strips AWS_* variables except these and AWS_ENDPOINT_URL*.
+        "AWS_ENVAR_ALLOWLIST": ",".join(
+            ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION")
+        ),
+        "CDK_DEFAULT_ACCOUNT": ACCOUNT,
+        "CDK_DEFAULT_REGION": REGION,
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "CDK_DISABLE_CLI_TELEMETRY": "1",
+    }
+
+
+def aws_client(service: str, endpoint: str) -> Any:
+    """A boto3 client on LocalStack with its test credentials."""
+    import boto3
+
+    make_client: Any = boto3.client  # typed per service; these helpers take any
+    return make_client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+@dataclass(frozen=True)
+class Deployment:
+    endpoint: str
+    stack_name: str
+    outputs: dict[str, str]
+    template: dict[str, Any]
+    timings: dict[str, float]
+
+    @property
+    def api_url(self) -> str:
+        """`<id>.execute-api.localhost.localstack.cloud` does not resolve offline."""
+        rest_api_id = self.outputs[OutputKeys.REST_API_ID]
+        stage = self.outputs[OutputKeys.STAGE_NAME]
+        return f"{self.endpoint}/_aws/execute-api/{rest_api_id}/{stage}"
+
+    @property
+    def function_name(self) -> str:
+        return self.outputs[OutputKeys.FUNCTION_NAME]
+
+    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template["Resources"].items()
+            if resource["Type"] == resource_type
+        }
+
+    @property
+    def declared_reserved_concurrency(self) -> int:
+        (function,) = self.resources_of_type("AWS::Lambda::Function").values()
+        return int(function["Properties"]["ReservedConcurrentExecutions"])
+
+
+def deploy(endpoint: str, work_dir: Path, log: Any = print) -> Deployment:
+    """Bootstrap, deploy and apply the parity step; `work_dir` receives cdk.out and outputs."""
+    if not CDKLOCAL.exists():
+        raise HarnessError(f"{CDKLOCAL} is missing: run `npm ci` (or `make install`) first")
+    env = {**os.environ, **aws_environment(endpoint)}
+    name = stack_name(ENVIRONMENT)
+    cloud_assembly = work_dir / "cdk.out"
+    outputs_file = work_dir / "outputs.json"
+    timings: dict[str, float] = {}
+
+    # Bootstrapping from a folder without cdk.json skips a pointless synth of the app.
+    bootstrap_dir = work_dir / "bootstrap"
+    bootstrap_dir.mkdir(parents=True, exist_ok=True)
+    timings["bootstrap"] = _timed(
+        log,
+        "Bootstrapping the CDK toolkit",
+        [str(CDKLOCAL), "bootstrap", f"aws://{ACCOUNT}/{REGION}"],
+        cwd=bootstrap_dir,
+        env=env,
+    )
+    timings["deploy"] = _timed(
+        log,
+        f"Deploying {name}",
+        [
+            str(CDKLOCAL),
+            "deploy",
+            name,
+            "--app",
+            f"{sys.executable} main.py",
+            "--output",
+            str(cloud_assembly),
+            "--outputs-file",
+            str(outputs_file),
+            "--require-approval",
+            "never",
+            "--progress",
+            "events",
+            "-c",
+            f"environment={ENVIRONMENT}",
+            "-c",
+            f"configTtlSeconds={CONFIG_TTL_SECONDS}",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    outputs = json.loads(outputs_file.read_text())[name]
+    template = json.loads((cloud_assembly / f"{name}.template.json").read_text())
+    deployment = Deployment(endpoint, name, outputs, template, timings)
+    apply_reserved_concurrency(deployment, log)
+    return deployment
+
+
+def apply_reserved_concurrency(deployment: Deployment, log: Any = print) -> None:
+    """LocalStack parity step: its CloudFormation drops ReservedConcurrentExecutions.
+
+    The value comes from the synthesized template, so the e2e suite exercises exactly the
+    limit the stack declares; on AWS, CloudFormation applies it itself.
+    """
+    client = aws_client("lambda", deployment.endpoint)
+    declared = deployment.declared_reserved_concurrency
+    live = client.get_function_concurrency(FunctionName=deployment.function_name)
+    if live.get("ReservedConcurrentExecutions") == declared:
+        return
+    client.put_function_concurrency(
+        FunctionName=deployment.function_name, ReservedConcurrentExecutions=declared
+    )
+    log(
+        "LocalStack parity step: its CloudFormation dropped ReservedConcurrentExecutions; "
+        f"applied {declared} from the template to {deployment.function_name}"
+    )
+
+
+def _timed(log: Any, what: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> float:
+    log(f"{what} ...")
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        raise HarnessError(
+            f"{what} failed (exit {result.returncode}) after {elapsed:.1f}s:\n"
+            f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+    log(f"{what}: done in {elapsed:.1f}s")
+    return elapsed

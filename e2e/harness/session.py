@@ -1,0 +1,66 @@
+"""Starts LocalStack in the selected mode; one interface whatever runs it."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from e2e.harness import docker, host
+from e2e.harness.modes import HarnessError, Mode
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STATE_ROOT = REPO_ROOT / ".localstack"
+DEFAULT_PORT = 4566
+COMPOSE_PROJECT = "users-api"
+
+# The same in every mode. Without boto retries LocalStack's internal Lambda client sheds an
+# invocation beyond the reserved concurrency at once instead of retrying it for ~15 s.
+LOCALSTACK_SETTINGS = {
+    "DISABLE_BOTO_RETRIES": "1",
+    "LAMBDA_KEEPALIVE_MS": "60000",
+}
+
+
+class LocalStack(Protocol):
+    @property
+    def endpoint(self) -> str: ...
+
+    def log_tail(self, lines: int = 40) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class ExternalLocalStack:
+    """A LocalStack someone else started; never stopped by us."""
+
+    endpoint: str
+
+    def log_tail(self, lines: int = 40) -> str:
+        return f"(external LocalStack at {self.endpoint}: read its own logs)"
+
+    def stop(self) -> None:
+        return None
+
+
+def start_localstack(mode: Mode, port: int, *, endpoint: str | None = None) -> LocalStack:
+    if mode is Mode.HOST:
+        return host.start(port, extra_env=LOCALSTACK_SETTINGS)
+    if mode is Mode.DOCKER:
+        return docker.start(COMPOSE_PROJECT, port, LOCALSTACK_SETTINGS)
+    if not endpoint:
+        raise HarnessError("external mode needs LOCALSTACK_ENDPOINT")
+    external = ExternalLocalStack(endpoint.rstrip("/"))
+    check_health(external.endpoint)
+    return external
+
+
+def check_health(endpoint: str) -> None:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_localstack/health", timeout=5) as response:
+            json.loads(response.read())
+    except (OSError, ValueError) as error:
+        raise HarnessError(f"LocalStack at {endpoint} does not answer: {error}") from error
