@@ -26,7 +26,6 @@ MEMORY_MB = 256
 APP_VERSION = "1.0.0"
 
 DYNAMODB_ACTIONS = [
-    "dynamodb:ConditionCheckItem",
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",

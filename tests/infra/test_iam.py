@@ -51,7 +51,6 @@ def test_function_role_allows_exactly_the_calls_the_code_makes(
         {
             "Effect": "Allow",
             "Action": [
-                "dynamodb:ConditionCheckItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",

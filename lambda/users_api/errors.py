@@ -1,0 +1,165 @@
+"""Domain errors and the ONE place where any exception becomes an HTTP response."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from aws_lambda_powertools.event_handler import Response
+from botocore.exceptions import ClientError, ConnectionClosedError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from users_api.observability import METRIC_VALIDATION_FAILED, count, logger
+from users_api.responses import error_envelope, json_response
+
+# AWS error codes that mean "the dependency is busy or down, retry later".
+TRANSIENT_AWS_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "InternalServerError",
+        "InternalFailure",
+        "InternalServerException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+    }
+)
+
+
+class ApiError(Exception):
+    """An error with a stable code that the client may see."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    default_message: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class BadInput(ApiError):
+    """Base class of the 4xx errors caused by what the client sent (counted as ValidationFailed)."""
+
+    status = 400
+
+
+class InvalidJson(BadInput):
+    code = "INVALID_JSON"
+    default_message = "Request body is not valid JSON"
+
+
+class InvalidBody(BadInput):
+    code = "INVALID_BODY"
+    default_message = "Request body must be a JSON object"
+
+
+class ValidationFailed(BadInput):
+    code = "VALIDATION_ERROR"
+    default_message = "Request validation failed"
+
+
+class InvalidQuery(BadInput):
+    code = "INVALID_QUERY"
+    default_message = "Invalid query parameter"
+
+
+class PayloadTooLarge(BadInput):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+    default_message = "Request body is larger than 16 KiB"
+
+
+class RouteNotFound(ApiError):
+    status = 404
+    code = "NOT_FOUND"
+    default_message = "Resource not found"
+
+
+class UserNotFound(ApiError):
+    status = 404
+    code = "USER_NOT_FOUND"
+    default_message = "User not found"
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+    default_message = "Method not allowed for this resource"
+
+
+class IdempotencyConflict(ApiError):
+    status = 409
+    code = "IDEMPOTENCY_CONFLICT"
+    default_message = "Idempotency-Key was already used with a different request body"
+
+
+class PreconditionFailed(ApiError):
+    status = 412
+    code = "PRECONDITION_FAILED"
+    default_message = "If-Match does not match the current ETag of the user"
+
+
+class DependencyUnavailable(ApiError):
+    status = 503
+    code = "SERVICE_UNAVAILABLE"
+    default_message = "Service temporarily unavailable, please retry"
+
+
+class InternalError(ApiError):
+    """Something that should not happen; the client only sees a generic message."""
+
+
+def is_transient_aws_error(exc: BaseException) -> bool:
+    """Throttling, AWS-side failures and network problems: the request may succeed on retry."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code", "") in TRANSIENT_AWS_ERROR_CODES
+    return isinstance(exc, (BotocoreConnectionError, ConnectionClosedError, HTTPClientError))
+
+
+def to_api_error(exc: BaseException) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    if is_transient_aws_error(exc):
+        return DependencyUnavailable()
+    return InternalError()
+
+
+def error_response(exc: BaseException, *, request_id: str, environment: str) -> Response[str]:
+    """Map any exception to the error envelope. Never exposes exception text of non-API errors."""
+    error = to_api_error(exc)
+    if error is not exc:
+        if isinstance(error, DependencyUnavailable):
+            logger.warning(
+                "Dependency unavailable",
+                extra={"request_id": request_id, "error_type": type(exc).__name__},
+            )
+        else:
+            # Full stack trace in the logs, with the request id; nothing of it goes to the client.
+            logger.exception("Unhandled error", extra={"request_id": request_id})
+    elif error.status >= 500:
+        logger.error("Request failed", extra={"request_id": request_id, "code": error.code})
+    else:
+        logger.info("Request rejected", extra={"status": error.status, "code": error.code})
+    if isinstance(error, BadInput):
+        count(METRIC_VALIDATION_FAILED)
+
+    headers = dict(error.headers)
+    if error.status == 503:
+        headers.setdefault("Retry-After", "1")
+    body = error_envelope(error.message, error.code, request_id, environment, error.details)
+    return json_response(error.status, body, headers)
