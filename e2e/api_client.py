@@ -1,0 +1,56 @@
+"""A thin client for the deployed API, and the contract's response checks."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+TIMEOUT = 30
+
+
+@dataclass
+class Api:
+    base_url: str
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(method, f"{self.base_url}{path}", timeout=TIMEOUT, **kwargs)
+
+    def create_user(self, **fields: Any) -> dict[str, Any]:
+        response = self.request("POST", "/users", json=new_user(**fields))
+        assert response.status_code == 201, response.text
+        data: dict[str, Any] = response.json()["data"]
+        return data
+
+
+def new_user(**fields: Any) -> dict[str, Any]:
+    """A valid, unique user body; keyword arguments override its fields."""
+    marker = uuid.uuid4().hex[:10]
+    return {"name": f"Test User {marker}", "email": f"user-{marker}@example.com", **fields}
+
+
+def assert_success(response: requests.Response, status: int) -> Any:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.headers.get("X-Request-Id")
+    body = response.json()
+    assert body["success"] is True
+    assert body["environment"] == "dev"
+    assert body["timestamp"].endswith("Z")
+    return body["data"]
+
+
+def assert_error(response: requests.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert body["success"] is False
+    assert body["code"] == code
+    assert body["error"]
+    assert body["requestId"] == response.headers["X-Request-Id"]
+    # Nothing internal leaks to a client.
+    for secret in ("Traceback", "arn:aws", "Exception", "botocore"):
+        assert secret not in response.text
+    return body
