@@ -6,7 +6,9 @@ the reason and the tail of LocalStack's log.
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +26,15 @@ from e2e.harness.session import (
 )
 
 WORK_DIR = STATE_ROOT / "e2e"
+# Phase timings of the session, written for bench/run.py: start, bootstrap, deploy, stop.
+TIMINGS_FILE = WORK_DIR / "timings.json"
+TIMINGS: dict[str, float] = {}
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if TIMINGS:
+        TIMINGS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        TIMINGS_FILE.write_text(json.dumps(TIMINGS, indent=2))
 
 
 @pytest.fixture(scope="session")
@@ -57,22 +68,28 @@ def localstack(
         port = services.port_for(docker.SERVICE, 4566)
         yield docker.DockerLocalStack(docker_compose_project_name, port)
         return
+    started = time.monotonic()
     instance = start_localstack(
         localstack_mode, port, endpoint=os.environ.get("LOCALSTACK_ENDPOINT")
     )
+    TIMINGS["start"] = time.monotonic() - started
     try:
         yield instance
     finally:
+        stopping = time.monotonic()
         instance.stop()
+        TIMINGS["stop"] = time.monotonic() - stopping
 
 
 @pytest.fixture(scope="session")
 def deployment(localstack: LocalStack) -> Deployment:
     try:
-        return deploy(localstack.endpoint, WORK_DIR)
+        deployed = deploy(localstack.endpoint, WORK_DIR)
     except Exception:
         print(localstack.log_tail(80))
         raise
+    TIMINGS.update(deployed.timings)
+    return deployed
 
 
 @pytest.fixture(scope="session")

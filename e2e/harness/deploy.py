@@ -139,17 +139,16 @@ def deploy(endpoint: str, work_dir: Path, log: Any = print) -> Deployment:
     outputs = json.loads(outputs_file.read_text())[name]
     template = json.loads((cloud_assembly / f"{name}.template.json").read_text())
     deployment = Deployment(endpoint, name, outputs, template, timings)
-    apply_reserved_concurrency(deployment, log)
+    apply_reserved_concurrency(deployment, aws_client("lambda", endpoint), log)
     return deployment
 
 
-def apply_reserved_concurrency(deployment: Deployment, log: Any = print) -> None:
+def apply_reserved_concurrency(deployment: Deployment, client: Any, log: Any = print) -> None:
     """LocalStack parity step: its CloudFormation drops ReservedConcurrentExecutions.
 
     The value comes from the synthesized template, so the e2e suite exercises exactly the
     limit the stack declares; on AWS, CloudFormation applies it itself.
     """
-    client = aws_client("lambda", deployment.endpoint)
     declared = deployment.declared_reserved_concurrency
     live = client.get_function_concurrency(FunctionName=deployment.function_name)
     if live.get("ReservedConcurrentExecutions") == declared:
