@@ -28,6 +28,29 @@ class ConfigurationError(ValueError):
 
 
 @dataclass(frozen=True)
+class AlarmThresholds:
+    """What "failing" means in one environment; every alarm reads its threshold from here.
+
+    Rates are percentages of requests (or invocations) in one period. An alarm fires when
+    `datapoints_to_alarm` of the last `evaluation_periods` periods breach.
+    """
+
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    function_error_rate_percent: float
+    function_throttles: int
+    # The p99 duration alarm fires at this share of the function's timeout.
+    function_duration_timeout_ratio: float
+    api_5xx_rate_percent: float
+    api_4xx_rate_percent: float
+    api_latency_p99_ms: int
+    table_system_errors: int
+    table_throttled_requests: int
+    error_log_lines: int
+
+
+@dataclass(frozen=True)
 class EnvironmentSettings:
     name: str
     log_retention: logs.RetentionDays
@@ -36,6 +59,7 @@ class EnvironmentSettings:
     throttle_burst_limit: int
     tracing_enabled: bool
     allowed_origins: tuple[str, ...]
+    alarms: AlarmThresholds
     config_ttl_seconds: int = 60
     default_page_size: int = 20
     max_page_size: int = 100
@@ -65,6 +89,21 @@ ENVIRONMENTS: dict[str, EnvironmentSettings] = {
         throttle_burst_limit=100,
         tracing_enabled=True,
         allowed_origins=("*",),
+        # Looser and slower: dev traffic is sparse and a single bad request is a large share.
+        alarms=AlarmThresholds(
+            period_seconds=300,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            function_error_rate_percent=10,
+            function_throttles=5,
+            function_duration_timeout_ratio=0.9,
+            api_5xx_rate_percent=10,
+            api_4xx_rate_percent=50,
+            api_latency_p99_ms=5000,
+            table_system_errors=1,
+            table_throttled_requests=5,
+            error_log_lines=5,
+        ),
     ),
     "prod": EnvironmentSettings(
         name="prod",
@@ -74,6 +113,20 @@ ENVIRONMENTS: dict[str, EnvironmentSettings] = {
         throttle_burst_limit=200,
         tracing_enabled=True,
         allowed_origins=("https://app.example.com",),
+        alarms=AlarmThresholds(
+            period_seconds=60,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            function_error_rate_percent=1,
+            function_throttles=1,
+            function_duration_timeout_ratio=0.8,
+            api_5xx_rate_percent=1,
+            api_4xx_rate_percent=20,
+            api_latency_p99_ms=2500,
+            table_system_errors=1,
+            table_throttled_requests=1,
+            error_log_lines=1,
+        ),
     ),
 }
 
@@ -85,7 +138,6 @@ _OVERRIDES: dict[str, tuple[str, type]] = {
     "allowedOrigins": ("allowed_origins", tuple),
     "configTtlSeconds": ("config_ttl_seconds", int),
     "manageApiGatewayAccountRole": ("manage_api_gateway_account_role", bool),
-    "alarmEmail": ("alarm_email", str),
 }
 
 
@@ -109,10 +161,25 @@ def load_settings(
         for key, (attribute, kind) in _OVERRIDES.items()
         if context(key) not in (None, "")
     }
-    settings = replace(settings, **overrides)
+    settings = replace(settings, **overrides, alarm_email=alarm_email(context, environ))
     if settings.name == "prod" and "*" in settings.allowed_origins:
         raise ConfigurationError("prod must list its allowed origins; '*' is for dev only")
     return settings
+
+
+def alarm_email(context: ContextReader, environ: Mapping[str, str] | None = None) -> str | None:
+    """The single source of truth for the alarm e-mail: `-c alarmEmail=` or ALARM_EMAIL.
+
+    Context wins; unset (or empty), the alarm topic has no subscription.
+    """
+    environ = os.environ if environ is None else environ
+    address = str(context("alarmEmail") or environ.get("ALARM_EMAIL") or "").strip()
+    if not address:
+        return None
+    local, _, domain = address.partition("@")
+    if not local or "." not in domain or any(c.isspace() for c in address):
+        raise ConfigurationError(f"Alarm e-mail {address!r} is not an e-mail address")
+    return address
 
 
 def _coerce(key: str, value: Any, kind: type) -> Any:

@@ -11,6 +11,7 @@ from infra.api import UsersApi
 from infra.config import ServiceConfig
 from infra.data import UsersData
 from infra.function import UsersFunction
+from infra.monitoring import Monitoring
 from infra.names import OutputKeys
 from infra.settings import EnvironmentSettings
 
@@ -27,6 +28,15 @@ class UsersApiStack(Stack):
             self, "Function", settings=settings, table=data.table, key=data.key, config=config
         )
         self.api = api = UsersApi(self, "Api", settings=settings, function=service.function)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            settings=settings,
+            function=service.function,
+            api=api,
+            table=data.table,
+            log_group=service.log_group,
+        )
 
         self._outputs(
             {
