@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,3 +56,12 @@ def assert_error(response: requests.Response, status: int, code: str) -> dict[st
     for secret in ("Traceback", "arn:aws", "Exception", "botocore"):
         assert secret not in response.text
     return body
+
+
+def eventually(check: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return check()

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from e2e.harness import docker, host
-from e2e.harness.deploy import Deployment, aws_client, deploy
+from e2e.harness.deploy import aws_client, deploy
+from e2e.harness.deployment import Deployment
 from e2e.harness.modes import Mode, select_mode
 from e2e.harness.session import (
     COMPOSE_PROJECT,

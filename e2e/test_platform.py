@@ -4,10 +4,8 @@ limit, logs without personal data, and the deployed permissions."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 from typing import Any
@@ -15,23 +13,15 @@ from typing import Any
 import pytest
 import requests
 
-from e2e.api_client import Api, assert_error, assert_success, new_user
-from e2e.harness.deploy import CONFIG_TTL_SECONDS, Deployment
+from e2e.api_client import Api, assert_error, assert_success, eventually, new_user
+from e2e.harness.deploy import CONFIG_TTL_SECONDS
+from e2e.harness.deployment import Deployment
 from infra.names import RESERVED_CONCURRENCY, OutputKeys, ParameterNames
 
 
 @pytest.fixture(scope="module")
 def api(api_url: str) -> Api:
     return Api(api_url)
-
-
-def eventually(check: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(interval)
-    return check()
 
 
 # --- KMS -------------------------------------------------------------------------------

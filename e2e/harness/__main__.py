@@ -15,7 +15,8 @@ import time
 import requests
 
 from e2e.harness import docker, host
-from e2e.harness.deploy import Deployment, deploy
+from e2e.harness.deploy import deploy
+from e2e.harness.deployment import Deployment
 from e2e.harness.modes import HarnessError, Mode, select_mode
 from e2e.harness.session import (
     COMPOSE_PROJECT,

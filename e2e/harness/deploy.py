@@ -7,12 +7,13 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from e2e.harness.deployment import Deployment
 from e2e.harness.modes import HarnessError
-from infra.names import OutputKeys, stack_name
+from e2e.harness.parity import apply_parity_steps
+from infra.names import stack_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CDKLOCAL = REPO_ROOT / "node_modules" / ".bin" / "cdklocal"
@@ -57,38 +58,6 @@ def aws_client(service: str, endpoint: str) -> Any:
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
-
-
-@dataclass(frozen=True)
-class Deployment:
-    endpoint: str
-    stack_name: str
-    outputs: dict[str, str]
-    template: dict[str, Any]
-    timings: dict[str, float]
-
-    @property
-    def api_url(self) -> str:
-        """`<id>.execute-api.localhost.localstack.cloud` does not resolve offline."""
-        rest_api_id = self.outputs[OutputKeys.REST_API_ID]
-        stage = self.outputs[OutputKeys.STAGE_NAME]
-        return f"{self.endpoint}/_aws/execute-api/{rest_api_id}/{stage}"
-
-    @property
-    def function_name(self) -> str:
-        return self.outputs[OutputKeys.FUNCTION_NAME]
-
-    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {
-            logical_id: resource
-            for logical_id, resource in self.template["Resources"].items()
-            if resource["Type"] == resource_type
-        }
-
-    @property
-    def declared_reserved_concurrency(self) -> int:
-        (function,) = self.resources_of_type("AWS::Lambda::Function").values()
-        return int(function["Properties"]["ReservedConcurrentExecutions"])
 
 
 def deploy(endpoint: str, work_dir: Path, log: Any = print) -> Deployment:
@@ -139,27 +108,8 @@ def deploy(endpoint: str, work_dir: Path, log: Any = print) -> Deployment:
     outputs = json.loads(outputs_file.read_text())[name]
     template = json.loads((cloud_assembly / f"{name}.template.json").read_text())
     deployment = Deployment(endpoint, name, outputs, template, timings)
-    apply_reserved_concurrency(deployment, aws_client("lambda", endpoint), log)
+    apply_parity_steps(deployment, lambda service: aws_client(service, endpoint), log)
     return deployment
-
-
-def apply_reserved_concurrency(deployment: Deployment, client: Any, log: Any = print) -> None:
-    """LocalStack parity step: its CloudFormation drops ReservedConcurrentExecutions.
-
-    The value comes from the synthesized template, so the e2e suite exercises exactly the
-    limit the stack declares; on AWS, CloudFormation applies it itself.
-    """
-    declared = deployment.declared_reserved_concurrency
-    live = client.get_function_concurrency(FunctionName=deployment.function_name)
-    if live.get("ReservedConcurrentExecutions") == declared:
-        return
-    client.put_function_concurrency(
-        FunctionName=deployment.function_name, ReservedConcurrentExecutions=declared
-    )
-    log(
-        "LocalStack parity step: its CloudFormation dropped ReservedConcurrentExecutions; "
-        f"applied {declared} from the template to {deployment.function_name}"
-    )
 
 
 def _timed(log: Any, what: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> float:

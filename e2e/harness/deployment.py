@@ -1,0 +1,40 @@
+"""What a deploy into LocalStack produced: endpoints, outputs and the template it used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from infra.names import OutputKeys
+
+
+@dataclass(frozen=True)
+class Deployment:
+    endpoint: str
+    stack_name: str
+    outputs: dict[str, str]
+    template: dict[str, Any]
+    timings: dict[str, float]
+
+    @property
+    def api_url(self) -> str:
+        """`<id>.execute-api.localhost.localstack.cloud` does not resolve offline."""
+        rest_api_id = self.outputs[OutputKeys.REST_API_ID]
+        stage = self.outputs[OutputKeys.STAGE_NAME]
+        return f"{self.endpoint}/_aws/execute-api/{rest_api_id}/{stage}"
+
+    @property
+    def function_name(self) -> str:
+        return self.outputs[OutputKeys.FUNCTION_NAME]
+
+    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template["Resources"].items()
+            if resource["Type"] == resource_type
+        }
+
+    @property
+    def declared_reserved_concurrency(self) -> int:
+        (function,) = self.resources_of_type("AWS::Lambda::Function").values()
+        return int(function["Properties"]["ReservedConcurrentExecutions"])
