@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from e2e.harness.deploy import Deployment, apply_reserved_concurrency
+from e2e.harness.deployment import Deployment
+from e2e.harness.parity import apply_reserved_concurrency
 from infra.names import RESERVED_CONCURRENCY, OutputKeys
 from tests.infra.conftest import synth
 
