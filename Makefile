@@ -3,13 +3,18 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 ENVIRONMENT ?= dev
+# Extra CDK CLI flags, e.g. CDK_ARGS="--require-approval never" in the deploy pipeline.
+CDK_ARGS ?=
+# Where `make deploy` writes the stack outputs and `make smoke` reads the API URL from.
+OUTPUTS_FILE ?= cdk-outputs.json
+SMOKE_ARGS ?=
 VENV := .venv
 PYTHON313 ?= $(shell scripts/find-python313)
 TOX := $(VENV)/bin/tox
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-.PHONY: help install test unit lint e2e local local-down synth diff deploy bench clean
+.PHONY: help install test unit lint e2e local local-down synth diff deploy smoke bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -27,13 +32,13 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.installed node_modules/.installed ## Create .venv (Python 3.13) and install the pinned CLIs
 
 test: install ## Everything CI runs: lint, unit tests, then the e2e suite on LocalStack
-	$(TOX) run -e lint,unit,e2e
+	$(TOX) run -e lint,checkov,unit,e2e
 
 unit: install ## Unit tests only (CDK assertions and the handler)
 	$(TOX) run -e unit
 
-lint: install ## ruff, mypy and cfn-lint
-	$(TOX) run -e lint
+lint: install ## Static gates: ruff, mypy, cdk-nag, cfn-lint, checkov, actionlint, zizmor
+	$(TOX) run -e lint,checkov
 
 e2e: install ## The e2e suite: deploys into a fresh LocalStack and drives the API
 	$(TOX) run -e e2e
@@ -48,10 +53,13 @@ synth: install ## Synthesize the CloudFormation template (no Docker, no AWS cred
 	npx cdk synth -c environment=$(ENVIRONMENT)
 
 diff: install ## Compare the stack with what is deployed in the current AWS account
-	npx cdk diff -c environment=$(ENVIRONMENT)
+	npx cdk diff -c environment=$(ENVIRONMENT) $(CDK_ARGS)
 
 deploy: install ## Deploy to the AWS account of your current credentials
-	npx cdk deploy -c environment=$(ENVIRONMENT)
+	npx cdk deploy -c environment=$(ENVIRONMENT) --outputs-file $(OUTPUTS_FILE) $(CDK_ARGS)
+
+smoke: install ## Smoke-test the API `make deploy` just deployed (SMOKE_ARGS=--read-only writes nothing)
+	$(VENV)/bin/python scripts/smoke.py --outputs $(OUTPUTS_FILE) --stack UsersApi-$(ENVIRONMENT) $(SMOKE_ARGS)
 
 bench: install ## Benchmarks: unit suite wall time and the e2e cold cycle
 	$(VENV)/bin/python bench/run.py

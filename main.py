@@ -5,11 +5,16 @@ import os
 
 from aws_cdk import App, Environment
 
+from infra.nag import ACKNOWLEDGEMENTS, Acknowledgement, add_checks
 from infra.settings import load_settings
 from infra.stack import UsersApiStack
 
 
-def build_stack(app: App) -> UsersApiStack:
+def build_stack(
+    app: App, acknowledgements: tuple[Acknowledgement, ...] = ACKNOWLEDGEMENTS
+) -> UsersApiStack:
+    # cdk-nag runs on every synth of the app, so a finding nobody acknowledged fails it.
+    add_checks(app, acknowledgements)
     return UsersApiStack(
         app,
         settings=load_settings(app.node.try_get_context),

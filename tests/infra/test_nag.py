@@ -1,0 +1,113 @@
+"""cdk-nag: synth fails on any finding nobody acknowledged, and every acknowledgement is live.
+
+Each synth goes through main.build_stack, exactly like `cdk synth` and the lint templates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk import aws_iam as iam
+
+import main
+from infra.nag import ACKNOWLEDGEMENTS, PACK, Acknowledgement
+from infra.stack import UsersApiStack
+from tests.infra.conftest import ENVIRONMENTS, NO_BUNDLING
+
+Report = dict[str, Any]
+ACKNOWLEDGED = {a.finding for a in ACKNOWLEDGEMENTS}
+
+
+def synth_report(
+    outdir: Path,
+    environment: str,
+    *,
+    acknowledgements: tuple[Acknowledgement, ...] = ACKNOWLEDGEMENTS,
+    change: Callable[[UsersApiStack], None] = lambda stack: None,
+) -> tuple[Report, Exception | None]:
+    """Synthesize the app with cdk-nag and return its AwsSolutions report and any failure."""
+    app = App(outdir=str(outdir), context={**NO_BUNDLING, "environment": environment})
+    change(main.build_stack(app, acknowledgements))
+    error: Exception | None = None
+    try:
+        app.synth()
+    except RuntimeError as raised:  # jsii surfaces CDK's ValidationFailed as a RuntimeError
+        error = raised
+    report = json.loads((outdir / "validation-report.json").read_text())
+    (nag_report,) = [r for r in report["pluginReports"] if r["pluginName"] == PACK]
+    return nag_report, error
+
+
+def rule_names(entries: list[dict[str, Any]]) -> set[str]:
+    return {entry["ruleName"] for entry in entries}
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+    """The real app's reports, with the real acknowledgements, per environment."""
+    result = {}
+    for environment in ENVIRONMENTS:
+        report, error = synth_report(tmp_path_factory.mktemp(environment), environment)
+        assert error is None, f"{environment} synth failed: {error}"
+        result[environment] = report
+    return result
+
+
+def test_synth_has_no_unacknowledged_finding(reports: dict[str, Report]) -> None:
+    for environment, report in reports.items():
+        assert report["conclusion"] == "success", environment
+        assert report["violations"] == [], environment
+
+
+def test_every_acknowledgement_matches_a_finding_that_occurs(reports: dict[str, Report]) -> None:
+    # Acknowledged findings are reported as suppressed, with the reason given.
+    suppressed = {
+        entry["ruleName"]: entry["reason"]
+        for report in reports.values()
+        for entry in report["suppressedViolations"]
+    }
+    stale = ACKNOWLEDGED - set(suppressed)
+    assert not stale, f"acknowledgements that match no finding (stale or misspelled): {stale}"
+    assert set(suppressed) == ACKNOWLEDGED
+    for acknowledgement in ACKNOWLEDGEMENTS:
+        assert suppressed[acknowledgement.finding] == acknowledgement.reason
+
+
+def test_acknowledgements_name_one_finding_each_with_a_reason() -> None:
+    assert len(ACKNOWLEDGED) == len(ACKNOWLEDGEMENTS), "an acknowledgement is repeated"
+    for acknowledgement in ACKNOWLEDGEMENTS:
+        assert acknowledgement.finding.startswith(f"{PACK}-")
+        assert acknowledgement.validation_id == f"{PACK}::{acknowledgement.finding}"
+        assert len(acknowledgement.reason.split()) >= 8, acknowledgement.finding
+
+
+def test_without_acknowledgements_synth_fails_on_exactly_those_findings(tmp_path: Path) -> None:
+    # Given the dev app with nothing acknowledged
+    report, error = synth_report(tmp_path, "dev", acknowledgements=())
+    # Then synth fails, and the findings are exactly the acknowledged ones
+    assert error is not None
+    assert "ValidationFailed" in str(error)
+    assert report["conclusion"] == "failure"
+    assert rule_names(report["violations"]) == ACKNOWLEDGED
+
+
+def test_a_new_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
+    # Given the real acknowledgements and a policy that grants every S3 action
+    def add_broad_policy(stack: UsersApiStack) -> None:
+        iam.Policy(
+            stack,
+            "TooBroad",
+            roles=[stack.service.role],
+            statements=[iam.PolicyStatement(actions=["s3:*"], resources=["*"])],
+        )
+
+    report, error = synth_report(tmp_path, "dev", change=add_broad_policy)
+    # Then synth fails on that finding alone: the app-wide Resource::* acknowledgement still
+    # does not cover the new Action::s3:* finding
+    assert error is not None
+    assert rule_names(report["violations"]) == {"AwsSolutions-IAM5[Action::s3:*]"}
