@@ -11,6 +11,9 @@ SMOKE_ARGS ?=
 VENV := .venv
 PYTHON313 ?= $(shell scripts/find-python313)
 TOX := $(VENV)/bin/tox
+# tox (through tox-uv) builds its environments on this interpreter, and never downloads one.
+export PYTHON313
+export UV_PYTHON_DOWNLOADS := never
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
