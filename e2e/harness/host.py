@@ -173,7 +173,11 @@ def find_dynamodb_local(repo_root: Path) -> Path:
 
 
 def _install_key(inst: HostInstall, jdk_home: Path, ddb_dir: Path) -> str:
-    """Hash of everything the installation is built from: lock files, sources and tools."""
+    """Hash of everything the installation is built from: lock files, sources and tools.
+
+    DynamoDB Local is identified by its release folder and size, not its mtime: `npm ci`
+    rewrites node_modules without changing what is installed.
+    """
     digest = hashlib.sha256()
     src = inst.sources
     files = [*src.glob("*.lock"), *src.glob("executor/**/*"), *src.glob("ddb-agent/**/*")]
@@ -188,7 +192,6 @@ def _install_key(inst: HostInstall, jdk_home: Path, ddb_dir: Path) -> str:
         jdk_home,
         jar,
         jar.stat().st_size,
-        jar.stat().st_mtime,
     )
     for part in parts:
         digest.update(str(part).encode())
