@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -64,6 +65,11 @@ class PipLocalBundling:
         ]
 
     def try_bundle(self, output_dir: str, *, image: object = None, **_: object) -> bool:
+        if importlib.util.find_spec("pip") is None:
+            raise RuntimeError(
+                f"{sys.executable} has no pip, which bundles the function's code: "
+                "synthesize from a virtual environment that has pip (e.g. `make install`)"
+            )
         self.run(self.pip_command(output_dir))
         shutil.copytree(
             self.source, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*EXCLUDED)
