@@ -55,7 +55,13 @@ ALLOWED_REQUEST_HEADERS = (
     "Authorization",
     "X-Api-Key",
 )
-EXPOSED_RESPONSE_HEADERS = ("ETag", "Location", "X-Request-Id")
+EXPOSED_RESPONSE_HEADERS = (
+    "ETag",
+    "Location",
+    "X-Request-Id",
+    "Retry-After",
+    "Idempotent-Replayed",
+)
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
 # The resources and their methods: used for 405 (vs 404) and for CORS preflight answers.

@@ -16,9 +16,9 @@ from users_api.errors import InvalidQuery
 
 TOKEN_VERSION = 1
 MAX_TOKEN_LENGTH = 256
-_TOKEN_ALPHABET = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOKEN_ALPHABET = re.compile(r"^[A-Za-z0-9_-]+\Z")
 _KEY = re.compile(
-    r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|idempotency#[0-9a-f]{64})$"
+    r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|idempotency#[0-9a-f]{64})\Z"
 )
 
 

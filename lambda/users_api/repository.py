@@ -116,14 +116,16 @@ class UserRepository:
         """Up to ``limit`` users from ``start_key`` on, and where the next page starts (if any).
 
         DynamoDB applies ``Limit`` before the filter that hides idempotency records, so a round may
-        return fewer users than asked; a few more rounds fill the page. The returned key is always
-        the key of the last item read, so following it visits every user exactly once.
+        return fewer users than asked; a few more rounds fill the page. One user beyond the page is
+        read so that a page that ends the table carries no next key (DynamoDB returns a
+        LastEvaluatedKey whenever Limit is reached, even with nothing left).
         """
+        wanted = limit + 1
         items: list[dict[str, Any]] = []
         key = start_key
         for _ in range(MAX_SCAN_ROUNDS):
             kwargs: dict[str, Any] = {
-                "Limit": limit - len(items),
+                "Limit": wanted - len(items),
                 "FilterExpression": "NOT begins_with(UserId, :reserved)",
                 "ExpressionAttributeValues": {":reserved": IDEMPOTENCY_PREFIX},
                 "ConsistentRead": True,
@@ -133,8 +135,12 @@ class UserRepository:
             response = self._table.scan(**kwargs)
             items.extend(dict(item) for item in response.get("Items", []))
             key = response.get("LastEvaluatedKey")
-            if key is None or len(items) >= limit:
+            if key is None or len(items) >= wanted:
                 break
+        if len(items) > limit:
+            page = items[:limit]
+            # The page's last user is where the next page starts: a scan resumes after it.
+            return ScanPage(items=page, last_key={"UserId": page[-1]["UserId"]})
         return ScanPage(items=items, last_key=dict(key) if key else None)
 
     @tracer.capture_method(capture_response=False)  # items hold personal data

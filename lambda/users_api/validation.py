@@ -31,13 +31,14 @@ _ADDRESS_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # newlines
 _EMAIL = re.compile(
     r"^(?=[^@]{1,64}@)"  # local part at most 64 characters
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\Z"
 )
-_PHONE = re.compile(r"^[0-9 +\-()]{5,20}$")
-_USER_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,128}$")
-_DIGITS = re.compile(r"^[0-9]{1,9}$")
-_ETAG = re.compile(r'^(?:W/)?"(0|[1-9][0-9]{0,17})"$')
+_PHONE = re.compile(r"^[0-9 +\-()]{5,20}\Z")
+_USER_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,128}\Z")
+_DIGITS = re.compile(r"^[0-9]{1,9}\Z")
+# If-Match compares strongly (RFC 9110): a weak tag never matches, so it is not parsed.
+_ETAG = re.compile(r'^"(0|[1-9][0-9]{0,17})"\Z')
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,11 @@ def parse_json_object(raw_body: str | None, is_base64_encoded: bool = False) -> 
         raise InvalidJson("Request body is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise InvalidBody(f"Request body must be a JSON object, not {_json_type(parsed)}")
+    try:
+        # JSON escapes can spell lone surrogates ("\ud800"), text nothing downstream can store.
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidJson("Request body holds text that is not valid Unicode") from None
     return parsed
 
 

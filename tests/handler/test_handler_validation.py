@@ -144,7 +144,7 @@ def test_body_size_is_measured_in_utf8_bytes_after_base64_decoding() -> None:
 # --- query and headers -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", ["0", "-1", "101", "abc", "1.5", "", " 5", "+5", "1e2"])
+@pytest.mark.parametrize("raw", ["0", "-1", "101", "abc", "1.5", "", " 5", "+5", "1e2", "5\n"])
 def test_limit_must_be_an_integer_in_range(raw: str) -> None:
     with pytest.raises(InvalidQuery):
         parse_limit(raw, default=20, maximum=100)
@@ -170,7 +170,7 @@ def test_if_match_parsing() -> None:
     assert parse_if_match(None) is None
     assert parse_if_match('"3"') is not None
     assert parse_if_match('"3"').versions == {3}  # type: ignore[union-attr]
-    assert parse_if_match('W/"4", "5"').versions == {4, 5}  # type: ignore[union-attr]
+    assert parse_if_match('W/"4", "5"').versions == {5}  # type: ignore[union-attr]
     assert parse_if_match("*").any_version  # type: ignore[union-attr]
     assert parse_if_match("3").versions == frozenset()  # type: ignore[union-attr]
 
@@ -259,3 +259,22 @@ def test_foreign_next_token_is_400_invalid_query(invoke: Invoke, token: str) -> 
 
     assert response.status == 400
     assert response.body["code"] == "INVALID_QUERY"
+
+
+def test_a_lone_surrogate_is_bad_input_and_writes_nothing(invoke: Invoke) -> None:
+    # Given JSON whose escape spells half a UTF-16 pair: valid JSON, not storable text
+    raw = '{"name": "\\ud800x", "email": "ada@example.com"}'
+    # When it is posted
+    response = invoke(api_event("POST", "/users", raw_body=raw))
+    # Then it is a 400, not a 500, and nothing reached the table
+    assert (response.status, response.body["code"]) == (400, "INVALID_JSON")
+    assert table_items() == []
+
+
+def test_a_trailing_newline_does_not_pass_for_a_valid_idempotency_key(invoke: Invoke) -> None:
+    payload = {"name": "Ada", "email": "ada@example.com"}
+    response = invoke(
+        api_event("POST", "/users", body=payload, headers={"Idempotency-Key": "abc\n"})
+    )
+    assert (response.status, response.body["code"]) == (400, "VALIDATION_ERROR")
+    assert table_items() == []
