@@ -9,7 +9,10 @@ CDK_ARGS ?=
 OUTPUTS_FILE ?= cdk-outputs.json
 SMOKE_ARGS ?=
 VENV := .venv
-PYTHON313 ?= $(shell scripts/find-python313)
+ifndef PYTHON313
+# Found once; `make install` reports how to get one when there is none.
+PYTHON313 := $(shell scripts/find-python313 2>/dev/null)
+endif
 TOX := $(VENV)/bin/tox
 # tox (through tox-uv) builds its environments on this interpreter, and never downloads one.
 export PYTHON313

@@ -4,7 +4,8 @@
 
 The cold cycle is one `pytest e2e` run: a fresh LocalStack is started, the CDK toolkit
 bootstrapped, the stack deployed, the suite run and LocalStack stopped. LocalStack's first
-install is timed apart: `--first-install` removes `.localstack/` first to measure it.
+install is timed apart: `--first-install` removes that install first to measure it.
+The cycle always runs in host mode, the mode of CI and of machines without Docker.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from e2e.conftest import TIMINGS_FILE  # noqa: E402
 from e2e.harness import host  # noqa: E402
-from e2e.harness.session import STATE_ROOT  # noqa: E402
+from e2e.harness.paths import E2E_TIMINGS_FILE, STATE_ROOT  # noqa: E402
+
+# Run state that a first-install measurement must not delete (`make local`, e2e sessions).
+KEEP = {"state", "local", "e2e", "session.json"}
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> float:
@@ -47,17 +50,23 @@ def unit_suite(runs: int) -> None:
 
 def e2e_cycle(first_install: bool) -> None:
     if first_install:
-        # Everything LocalStack's host mode installed goes; package downloads stay cached.
-        shutil.rmtree(STATE_ROOT, ignore_errors=True)
+        # What LocalStack's host mode installed goes; package downloads stay cached.
+        for path in STATE_ROOT.glob("*"):
+            if path.name in KEEP:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
     started = time.monotonic()
     host.install()
     label = "first install" if first_install else "install check (already installed)"
     print(f"LocalStack host {label}: {time.monotonic() - started:.1f} s")
 
-    TIMINGS_FILE.unlink(missing_ok=True)
+    E2E_TIMINGS_FILE.unlink(missing_ok=True)
     command = [sys.executable, "-m", "pytest", "e2e", "-q", "-p", "no:cacheprovider"]
-    total = timed(command, env={"LOCALSTACK_MODE": os.environ.get("LOCALSTACK_MODE", "host")})
-    phases = json.loads(TIMINGS_FILE.read_text())
+    total = timed(command, env={"LOCALSTACK_MODE": "host"})
+    phases = json.loads(E2E_TIMINGS_FILE.read_text())
     suite = total - sum(phases.values())
     print("e2e cold cycle (host mode):")
     for phase in ("start", "bootstrap", "deploy"):

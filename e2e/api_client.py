@@ -10,6 +10,8 @@ from typing import Any
 
 import requests
 
+from e2e.harness.deploy import ENVIRONMENT
+
 TIMEOUT = 30
 
 
@@ -39,7 +41,7 @@ def assert_success(response: requests.Response, status: int) -> Any:
     assert response.headers.get("X-Request-Id")
     body = response.json()
     assert body["success"] is True
-    assert body["environment"] == "dev"
+    assert body["environment"] == ENVIRONMENT
     assert body["timestamp"].endswith("Z")
     return body["data"]
 
@@ -65,3 +67,9 @@ def eventually(check: Callable[[], bool], timeout: float, interval: float = 0.5)
             return True
         time.sleep(interval)
     return check()
+
+
+def log_messages(aws: Any, log_group: str) -> list[str]:
+    """Every message in a log group, all pages."""
+    pages = aws("logs").get_paginator("filter_log_events").paginate(logGroupName=log_group)
+    return [event["message"] for page in pages for event in page["events"]]

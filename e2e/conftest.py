@@ -14,64 +14,36 @@ from typing import Any
 
 import pytest
 
-from e2e.harness import docker, host
+from e2e.api_client import Api
+from e2e.harness import host
 from e2e.harness.deploy import aws_client, deploy
 from e2e.harness.deployment import Deployment
-from e2e.harness.modes import Mode, select_mode
-from e2e.harness.session import (
-    COMPOSE_PROJECT,
-    LOCALSTACK_SETTINGS,
-    STATE_ROOT,
-    LocalStack,
-    start_localstack,
-)
+from e2e.harness.modes import HarnessError, select_mode
+from e2e.harness.paths import E2E_DIR, E2E_TIMINGS_FILE
+from e2e.harness.session import COMPOSE_PROJECT, LocalStack, start_localstack
 
-WORK_DIR = STATE_ROOT / "e2e"
-# Phase timings of the session, written for bench/run.py: start, bootstrap, deploy, stop.
-TIMINGS_FILE = WORK_DIR / "timings.json"
+# Phase timings of the session, for bench/run.py: start, bootstrap, deploy, stop.
 TIMINGS: dict[str, float] = {}
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if TIMINGS:
-        TIMINGS_FILE.parent.mkdir(parents=True, exist_ok=True)
-        TIMINGS_FILE.write_text(json.dumps(TIMINGS, indent=2))
+        E2E_TIMINGS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        E2E_TIMINGS_FILE.write_text(json.dumps(TIMINGS, indent=2))
 
 
 @pytest.fixture(scope="session")
-def localstack_mode() -> Mode:
-    return select_mode(os.environ)
-
-
-# pytest-docker's fixtures, used in Docker mode only.
-@pytest.fixture(scope="session")
-def docker_compose_file() -> str:
-    return str(docker.COMPOSE_FILE)
-
-
-@pytest.fixture(scope="session")
-def docker_compose_project_name() -> str:
-    return f"{COMPOSE_PROJECT}-e2e-{os.getpid()}"
-
-
-@pytest.fixture(scope="session")
-def localstack(
-    request: pytest.FixtureRequest, localstack_mode: Mode, docker_compose_project_name: str
-) -> Iterator[LocalStack]:
-    port = host.free_port()
-    print(f"\nLocalStack mode: {localstack_mode}")
-    if localstack_mode is Mode.DOCKER:
-        # pytest-docker runs `docker compose up --wait` and `down -v` around the session.
-        os.environ.update(
-            docker.compose_environment(docker_compose_project_name, port, LOCALSTACK_SETTINGS)
-        )
-        services = request.getfixturevalue("docker_services")
-        port = services.port_for(docker.SERVICE, 4566)
-        yield docker.DockerLocalStack(docker_compose_project_name, port)
-        return
+def localstack() -> Iterator[LocalStack]:
+    mode = select_mode(os.environ)
+    print(f"\nLocalStack mode: {mode}")
     started = time.monotonic()
+    # Its own port, compose project and state folder: `make local` may be up beside it.
     instance = start_localstack(
-        localstack_mode, port, endpoint=os.environ.get("LOCALSTACK_ENDPOINT")
+        mode,
+        host.free_port(),
+        name=f"{COMPOSE_PROJECT}-e2e-{os.getpid()}",
+        state_dir=E2E_DIR / "state",
+        endpoint=os.environ.get("LOCALSTACK_ENDPOINT"),
     )
     TIMINGS["start"] = time.monotonic() - started
     try:
@@ -85,17 +57,17 @@ def localstack(
 @pytest.fixture(scope="session")
 def deployment(localstack: LocalStack) -> Deployment:
     try:
-        deployed = deploy(localstack.endpoint, WORK_DIR)
-    except Exception:
-        print(localstack.log_tail(80))
-        raise
+        deployed = deploy(localstack.endpoint, E2E_DIR)
+    except HarnessError as error:
+        # Every test that needs the stack reports this, LocalStack's side included.
+        raise HarnessError(f"{error}\n{localstack.log_tail(80)}") from error
     TIMINGS.update(deployed.timings)
     return deployed
 
 
 @pytest.fixture(scope="session")
-def api_url(deployment: Deployment) -> str:
-    return deployment.api_url
+def api(deployment: Deployment) -> Api:
+    return Api(deployment.api_url)
 
 
 @pytest.fixture(scope="session")

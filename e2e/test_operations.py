@@ -6,18 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
-from e2e.api_client import Api, eventually, new_user
+from e2e.api_client import Api, eventually, log_messages, new_user
+from e2e.harness.deploy import ENVIRONMENT
 from e2e.harness.deployment import Deployment
+from infra import monitoring
 from infra.names import METRICS_NAMESPACE, SERVICE_NAME, OutputKeys
 
-BUSINESS_METRICS = {"UserCreated", "UserUpdated", "UserDeleted", "ValidationFailed"}
-
-
-@pytest.fixture(scope="module")
-def api(api_url: str) -> Api:
-    return Api(api_url)
+BUSINESS_METRICS = set(monitoring.BUSINESS_METRICS)
 
 
 def physical_ids(aws: Any, deployment: Deployment, resource_type: str) -> list[str]:
@@ -58,7 +53,7 @@ def test_dashboard_shows_the_deployed_function_api_and_table(
     text = json.dumps(json.loads(body))
     assert deployment.function_name in text
     assert deployment.outputs[OutputKeys.TABLE_NAME] in text
-    assert f"{SERVICE_NAME}-dev" in text  # the REST API's name, its metrics' ApiName
+    assert f"{SERVICE_NAME}-{ENVIRONMENT}" in text  # the REST API's name, its metrics' ApiName
     for metric in BUSINESS_METRICS:
         assert metric in text
 
@@ -68,15 +63,17 @@ def test_log_lines_carry_the_emf_metrics_the_dashboard_reads(
 ) -> None:
     # Given one of each business event
     user = api.create_user()
-    api.request("PUT", f"/users/{user['UserId']}", json={"name": "Renamed"})
-    api.request("DELETE", f"/users/{user['UserId']}")
-    api.request("POST", "/users", json=new_user(email="not-an-email"))
+    renamed = api.request("PUT", f"/users/{user['UserId']}", json={"name": "Renamed"})
+    assert renamed.status_code == 200, renamed.text
+    deleted = api.request("DELETE", f"/users/{user['UserId']}")
+    assert deleted.status_code == 200, deleted.text
+    invalid = api.request("POST", "/users", json=new_user(email="not-an-email"))
+    assert invalid.status_code == 400, invalid.text
     log_group = f"/aws/lambda/{deployment.function_name}"
 
     def emitted() -> dict[str, dict[str, Any]]:
         blobs: dict[str, dict[str, Any]] = {}
-        for event in aws("logs").filter_log_events(logGroupName=log_group)["events"]:
-            message = event["message"]
+        for message in log_messages(aws, log_group):
             if '"_aws"' not in message:
                 continue
             blob = json.loads(message)
@@ -93,5 +90,5 @@ def test_log_lines_carry_the_emf_metrics_the_dashboard_reads(
         directive, blob = found["directive"], found["blob"]
         assert directive["Namespace"] == METRICS_NAMESPACE
         assert [set(d) for d in directive["Dimensions"]] == [{"environment", "service"}]
-        assert (blob["service"], blob["environment"]) == (SERVICE_NAME, "dev")
+        assert (blob["service"], blob["environment"]) == (SERVICE_NAME, ENVIRONMENT)
         assert blob[name] in (1, 1.0, [1], [1.0])

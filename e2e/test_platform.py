@@ -10,19 +10,19 @@ from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 from typing import Any
 
-import pytest
 import requests
 
-from e2e.api_client import Api, assert_error, assert_success, eventually, new_user
+from e2e.api_client import (
+    Api,
+    assert_error,
+    assert_success,
+    eventually,
+    log_messages,
+    new_user,
+)
 from e2e.harness.deploy import CONFIG_TTL_SECONDS
 from e2e.harness.deployment import Deployment
 from infra.names import RESERVED_CONCURRENCY, OutputKeys, ParameterNames
-
-
-@pytest.fixture(scope="module")
-def api(api_url: str) -> Api:
-    return Api(api_url)
-
 
 # --- KMS -------------------------------------------------------------------------------
 
@@ -144,8 +144,7 @@ def test_log_lines_carry_the_request_id_and_no_personal_data(
 
     # When the function's log group is read
     def lines() -> list[str]:
-        events = aws("logs").filter_log_events(logGroupName=log_group)["events"]
-        return [event["message"] for event in events]
+        return log_messages(aws, log_group)
 
     assert eventually(lambda: any(request_id in line for line in lines()), timeout=15)
     # Then the request's lines are structured JSON naming the request id

@@ -8,16 +8,12 @@ from typing import Any
 import pytest
 
 from e2e.api_client import Api, assert_error, assert_success, new_user
-
-
-@pytest.fixture(scope="module")
-def api(api_url: str) -> Api:
-    return Api(api_url)
+from infra.names import OutputKeys
 
 
 @pytest.fixture
 def count_items(aws: Any, deployment: Any) -> Any:
-    table = deployment.outputs["TableName"]
+    table = deployment.outputs[OutputKeys.TABLE_NAME]
 
     def count() -> int:
         return int(aws("dynamodb").scan(TableName=table, Select="COUNT")["Count"])
@@ -117,9 +113,9 @@ def test_idempotency_key_replays_the_first_creation(api: Api, count_items: Any) 
     items = count_items()
     # When the same request is repeated
     again = api.request("POST", "/users", json=body, headers=headers)
-    # Then it returns the same user and stores nothing new
-    assert again.status_code in (200, 201)
-    assert again.json()["data"]["UserId"] == first["UserId"]
+    # Then it returns the same user, marked as a replay, and stores nothing new
+    assert assert_success(again, 200)["UserId"] == first["UserId"]
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert count_items() == items
     # And the same key with another body is a conflict
     other = api.request("POST", "/users", json=new_user(), headers=headers)

@@ -24,6 +24,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.api import UsersApi
+from infra.function import TIMEOUT as FUNCTION_TIMEOUT
 from infra.names import METRICS_NAMESPACE, RESERVED_CONCURRENCY, SERVICE_NAME
 from infra.settings import AlarmThresholds, EnvironmentSettings
 
@@ -145,7 +146,7 @@ class Monitoring(Construct):
 
     def _function_alarms(self) -> list[AlarmSpec]:
         t, fn = self.thresholds, self.function
-        timeout = fn.timeout or Duration.seconds(3)
+        timeout = FUNCTION_TIMEOUT
         duration_limit = timeout.to_milliseconds() * t.function_duration_timeout_ratio
         return [
             AlarmSpec(
@@ -389,7 +390,7 @@ class Monitoring(Construct):
 
     def _function_widgets(self) -> list[cw.IWidget]:
         fn = self.function
-        timeout = (fn.timeout or Duration.seconds(3)).to_milliseconds()
+        timeout = FUNCTION_TIMEOUT.to_milliseconds()
         return [
             self._header("Function"),
             self._graph(

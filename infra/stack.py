@@ -19,7 +19,6 @@ from infra.settings import EnvironmentSettings
 class UsersApiStack(Stack):
     def __init__(self, scope: Construct, *, settings: EnvironmentSettings, **kwargs: Any) -> None:
         super().__init__(scope, settings.stack_name, **kwargs)
-        self.settings = settings
         self.data = data = UsersData(self, "Data", settings=settings)
         self.config = config = ServiceConfig(
             self, "Config", settings=settings, table_name=data.table.table_name

@@ -18,13 +18,8 @@ from e2e.harness import docker, host
 from e2e.harness.deploy import deploy
 from e2e.harness.deployment import Deployment
 from e2e.harness.modes import HarnessError, Mode, select_mode
-from e2e.harness.session import (
-    COMPOSE_PROJECT,
-    DEFAULT_PORT,
-    STATE_ROOT,
-    LocalStack,
-    start_localstack,
-)
+from e2e.harness.paths import STATE_ROOT
+from e2e.harness.session import COMPOSE_PROJECT, DEFAULT_PORT, LocalStack, start_localstack
 
 SESSION_FILE = STATE_ROOT / "session.json"
 DEPLOY_DIR = STATE_ROOT / "local"
@@ -37,14 +32,17 @@ def up() -> None:
     mode = select_mode(os.environ)
     port = int(os.environ.get("LOCALSTACK_PORT", DEFAULT_PORT))
     print(f"Starting LocalStack ({mode} mode) on port {port} ...")
+    # Written first, so that `make local-down` cleans up after a start that failed halfway.
+    STATE_ROOT.mkdir(exist_ok=True)
+    SESSION_FILE.write_text(json.dumps({"mode": mode, "port": port}))
     started = time.monotonic()
     localstack = start_localstack(mode, port, endpoint=os.environ.get("LOCALSTACK_ENDPOINT"))
     print(f"LocalStack ready at {localstack.endpoint} in {time.monotonic() - started:.1f}s")
-    SESSION_FILE.write_text(json.dumps({"mode": mode, "port": port}))
     try:
         deployment = deploy(localstack.endpoint, DEPLOY_DIR)
     except Exception:
         print(localstack.log_tail(), file=sys.stderr)
+        print("LocalStack is still up for a look: `make local-down` stops it", file=sys.stderr)
         raise
     show_sample_request(deployment)
 

@@ -13,9 +13,9 @@ from typing import Any
 from e2e.harness.deployment import Deployment
 from e2e.harness.modes import HarnessError
 from e2e.harness.parity import apply_parity_steps
+from e2e.harness.paths import REPO_ROOT
 from infra.names import stack_name
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CDKLOCAL = REPO_ROOT / "node_modules" / ".bin" / "cdklocal"
 ACCOUNT = "000000000000"
 REGION = "us-east-1"

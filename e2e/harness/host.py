@@ -1,6 +1,6 @@
 """LocalStack on the host: no Docker, no downloads at run time.
 
-Standard library only, so it runs under the project's Python (3.11+). Everything goes under the
+Standard library only. Everything goes under the
 git-ignored folder `<repo>/.localstack/`:
 
     tools/                  pinned uv (installs from the lock files in e2e/host/)
@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from e2e.harness.modes import HarnessError
+from e2e.harness.paths import REPO_ROOT, STATE_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST_SOURCES = Path("e2e") / "host"
 
 UV_VERSION = "0.13.9"
@@ -108,7 +108,7 @@ class HostInstall:
 
 def default_state_dir(repo_root: Path | str | None = None) -> Path:
     """Where `start` keeps a run's state unless told otherwise."""
-    return Path(repo_root or REPO_ROOT).resolve() / ".localstack" / "state"
+    return (Path(repo_root).resolve() / ".localstack" if repo_root else STATE_ROOT) / "state"
 
 
 def _log(message: str) -> None:
@@ -446,7 +446,7 @@ class HostLocalStack:
         return _pid_alive(self.pid)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        """Poll the health endpoint; on failure stop LocalStack and raise with its log's tail."""
+        """Poll the health endpoint; on failure raise with the tail of LocalStack's log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.running():
@@ -454,7 +454,6 @@ class HostLocalStack:
             if self.health() is not None:
                 return
             time.sleep(0.1)
-        self.stop()
         raise HostSetupError(f"LocalStack not ready after {timeout:.0f}s\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:
@@ -548,7 +547,12 @@ def start(
         )
     pid_file.write_text(f"{process.pid} {port}\n")
     localstack = HostLocalStack(port, state_dir, log_path, process, process.pid, env)
-    localstack.wait_ready(ready_timeout)
+    try:
+        localstack.wait_ready(ready_timeout)
+    except BaseException:
+        # Its own session ignores our Ctrl-C: stop the group, whatever interrupted the wait.
+        localstack.stop()
+        raise
     return localstack
 
 

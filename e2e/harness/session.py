@@ -11,8 +11,6 @@ from typing import Protocol
 from e2e.harness import docker, host
 from e2e.harness.modes import HarnessError, Mode
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STATE_ROOT = REPO_ROOT / ".localstack"
 DEFAULT_PORT = 4566
 COMPOSE_PROJECT = "users-api"
 
@@ -46,11 +44,20 @@ class ExternalLocalStack:
         return None
 
 
-def start_localstack(mode: Mode, port: int, *, endpoint: str | None = None) -> LocalStack:
+def start_localstack(
+    mode: Mode,
+    port: int,
+    *,
+    name: str = COMPOSE_PROJECT,
+    state_dir: Path | None = None,
+    endpoint: str | None = None,
+) -> LocalStack:
+    """A fresh LocalStack. `name` is the compose project (Docker), `state_dir` the host's
+    state folder, so that `make local` and an e2e session can run side by side."""
     if mode is Mode.HOST:
-        return host.start(port, extra_env=LOCALSTACK_SETTINGS)
+        return host.start(port, state_dir, extra_env=LOCALSTACK_SETTINGS)
     if mode is Mode.DOCKER:
-        return docker.start(COMPOSE_PROJECT, port, LOCALSTACK_SETTINGS)
+        return docker.start(name, port, LOCALSTACK_SETTINGS)
     if not endpoint:
         raise HarnessError("external mode needs LOCALSTACK_ENDPOINT")
     external = ExternalLocalStack(endpoint.rstrip("/"))

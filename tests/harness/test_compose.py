@@ -8,12 +8,23 @@ from typing import Any
 import yaml
 
 from e2e.harness.docker import COMPOSE_FILE, SERVICE, compose_environment
-from e2e.harness.session import LOCALSTACK_SETTINGS
+from e2e.harness.session import COMPOSE_PROJECT, LOCALSTACK_SETTINGS
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
 
 
 def localstack_service() -> dict[str, Any]:
-    services: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
-    return dict(services[SERVICE])
+    return dict(compose()["services"][SERVICE])
+
+
+def test_a_manual_compose_up_uses_the_projects_name_and_network() -> None:
+    # The network's default name is `<project>_default`: both must agree without the harness.
+    assert compose()["name"] == COMPOSE_PROJECT
+    network = localstack_service()["environment"]["LAMBDA_DOCKER_NETWORK"]
+    assert network.endswith(f":-{COMPOSE_PROJECT}_default}}")
 
 
 def test_image_is_pinned_to_the_last_release_without_an_auth_token() -> None:
@@ -45,6 +56,6 @@ def test_port_is_published_on_loopback_only() -> None:
 
 def test_every_harness_setting_reaches_the_container() -> None:
     environment = localstack_service()["environment"]
-    for key in LOCALSTACK_SETTINGS:
-        assert environment[key] == f"${{{key}:-{LOCALSTACK_SETTINGS[key]}}}"
+    for key, value in LOCALSTACK_SETTINGS.items():
+        assert environment[key] == f"${{{key}:-{value}}}"
     assert compose_environment("p", 1, LOCALSTACK_SETTINGS).items() >= LOCALSTACK_SETTINGS.items()
