@@ -23,13 +23,14 @@ from users_api.errors import (
     DependencyUnavailable,
     MethodNotAllowed,
     RouteNotFound,
+    ServiceDegraded,
     UserNotFound,
 )
 from users_api.errors import error_response as build_error_response
 from users_api.observability import logger
 from users_api.pagination import decode_token, encode_token
 from users_api.repository import UserRepository
-from users_api.responses import error_envelope, json_response, no_content, ok
+from users_api.responses import no_content, ok
 from users_api.service import Repository, UsersService, request_fingerprint
 from users_api.settings import Settings
 from users_api.validation import (
@@ -301,16 +302,9 @@ class UsersApi:
             "checks": checks,
             "version": self.settings.app_version,
         }
-        if healthy:
-            return self._ok(data)
-        body = error_envelope(
-            "Service is degraded: a dependency check failed",
-            "SERVICE_UNAVAILABLE",
-            self._request_id(),
-            self.settings.environment,
-        )
-        body["data"] = data
-        return json_response(503, body, {"Retry-After": "5"})
+        if not healthy:
+            raise ServiceDegraded(data=data, headers={"Retry-After": "5"})
+        return self._ok(data)
 
     def list_users(self) -> Response[str]:
         query = self.app.current_event.query_string_parameters

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from aws_lambda_powertools.event_handler import Response
 from botocore.exceptions import ClientError, ConnectionClosedError, HTTPClientError
@@ -45,10 +45,12 @@ class ApiError(Exception):
         *,
         details: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        data: Any = None,
     ) -> None:
         self.message = message or self.default_message
         self.details = details
         self.headers = headers or {}
+        self.data = data  # a payload the error body carries beside the envelope, if any
         super().__init__(self.message)
 
 
@@ -120,6 +122,12 @@ class DependencyUnavailable(ApiError):
     default_message = "Service temporarily unavailable, please retry"
 
 
+class ServiceDegraded(DependencyUnavailable):
+    """The health check found a dependency down; `data` reports every check."""
+
+    default_message = "Service is degraded: a dependency check failed"
+
+
 class InternalError(ApiError):
     """Something that should not happen; the client only sees a generic message."""
 
@@ -162,4 +170,6 @@ def error_response(exc: BaseException, *, request_id: str, environment: str) -> 
     if error.status == 503:
         headers.setdefault("Retry-After", "1")
     body = error_envelope(error.message, error.code, request_id, environment, error.details)
+    if error.data is not None:
+        body["data"] = error.data
     return json_response(error.status, body, headers)

@@ -186,6 +186,8 @@ def test_health_is_503_degraded_when_dynamodb_fails(invoke_with: Callable[[Any],
         "checks": {"dynamodb": "error", "config": "ok"},
         "version": "1.2.3",
     }
+    assert (response.body["success"], response.body["code"]) == (False, "SERVICE_UNAVAILABLE")
+    assert response.header("Retry-After") == "5"
     assert repository.calls == ["ping"]
 
 
