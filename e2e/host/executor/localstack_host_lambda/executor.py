@@ -100,6 +100,8 @@ class HostRuntimeExecutor(RuntimeExecutor):
         self.executor_endpoint = HostExecutorEndpoint(self.id)
         self.process: subprocess.Popen | None = None
         self.stopping = threading.Event()
+        # Held while deciding to respawn and while stopping, so a stop can never miss a respawn.
+        self.lifecycle = threading.Lock()
         self.work_dir = Path(config.dirs.tmp) / "lambda-host" / self.id
         self.log_path = self.work_dir / "init.log"
 
@@ -165,11 +167,15 @@ class HostRuntimeExecutor(RuntimeExecutor):
             endpoint.fail_pending(f"Runtime exited with error: {reason}")
             if not started:
                 return
-            self.env[PORT_ENV] = str(endpoint.container_port)
-            self._spawn()
+            with self.lifecycle:
+                if self.stopping.is_set():
+                    return
+                self.env[PORT_ENV] = str(endpoint.container_port)
+                self._spawn()
 
     def stop(self) -> None:
-        self.stopping.set()
+        with self.lifecycle:
+            self.stopping.set()
         if self.process and self.process.poll() is None:
             # init.py kills its worker on SIGTERM; SIGKILL only if it does not go quietly.
             self.process.terminate()
