@@ -61,8 +61,7 @@ class UserRepository:
 
     @tracer.capture_method(capture_response=False)  # items hold personal data
     def get(self, user_id: str) -> dict[str, Any] | None:
-        item = self._table.get_item(Key={"UserId": user_id}, ConsistentRead=True).get("Item")
-        return dict(item) if item else None
+        return self._get_item(user_id)
 
     @tracer.capture_method(capture_response=False)  # items hold personal data
     def create(self, user: dict[str, Any]) -> None:
@@ -108,7 +107,10 @@ class UserRepository:
 
     @tracer.capture_method(capture_response=False)  # items hold personal data
     def get_idempotency_record(self, record_key: str) -> dict[str, Any] | None:
-        item = self._table.get_item(Key={"UserId": record_key}, ConsistentRead=True).get("Item")
+        return self._get_item(record_key)
+
+    def _get_item(self, key: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"UserId": key}, ConsistentRead=True).get("Item")
         return dict(item) if item else None
 
     @tracer.capture_method(capture_response=False)  # items hold personal data
