@@ -20,11 +20,16 @@ class ServiceConfig(Construct):
         *,
         settings: EnvironmentSettings,
         table_name: str,
+        idempotency_table_name: str,
     ):
         super().__init__(scope, construct_id)
         self.path = settings.parameter_path
         values = {
             ParameterNames.TABLE_NAME: (table_name, "Name of the users table"),
+            ParameterNames.IDEMPOTENCY_TABLE_NAME: (
+                idempotency_table_name,
+                "Name of the table of idempotency records (POST /users with Idempotency-Key)",
+            ),
             ParameterNames.DEFAULT_PAGE_SIZE: (
                 str(settings.default_page_size),
                 "Page size of GET /users when the client gives no limit",

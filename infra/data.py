@@ -1,4 +1,5 @@
-"""The users table, encrypted with a customer-managed key that the stack owns."""
+"""The users table and the idempotency records' table, both encrypted with a customer-managed
+key that the stack owns."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from constructs import Construct
 from infra.settings import EnvironmentSettings
 
 PARTITION_KEY = "UserId"
+IDEMPOTENCY_PARTITION_KEY = "IdempotencyKey"
 # Idempotency records expire through DynamoDB's TTL on this attribute.
 TTL_ATTRIBUTE = "expiresAt"
 
@@ -17,7 +19,10 @@ class UsersData(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings):
         super().__init__(scope, construct_id)
         self.key = self._encryption_key(settings)
-        self.table = self._table(settings, self.key)
+        self.table = self._users_table(settings, self.key)
+        # A table of its own: the users table then holds only users, so every page of a scan
+        # is made of users (never empty while a nextToken is given).
+        self.idempotency_table = self._idempotency_table(settings, self.key)
 
     def _encryption_key(self, settings: EnvironmentSettings) -> kms.Key:
         return kms.Key(
@@ -28,12 +33,27 @@ class UsersData(Construct):
             removal_policy=settings.removal_policy,
         )
 
-    def _table(self, settings: EnvironmentSettings, key: kms.IKey) -> dynamodb.Table:
+    def _users_table(self, settings: EnvironmentSettings, key: kms.IKey) -> dynamodb.Table:
+        return self._table("UsersTable", PARTITION_KEY, settings, key)
+
+    def _idempotency_table(self, settings: EnvironmentSettings, key: kms.IKey) -> dynamodb.Table:
+        return self._table(
+            "IdempotencyTable", IDEMPOTENCY_PARTITION_KEY, settings, key, ttl=TTL_ATTRIBUTE
+        )
+
+    def _table(
+        self,
+        construct_id: str,
+        partition_key: str,
+        settings: EnvironmentSettings,
+        key: kms.IKey,
+        ttl: str | None = None,
+    ) -> dynamodb.Table:
         return dynamodb.Table(
             self,
-            "UsersTable",
+            construct_id,
             partition_key=dynamodb.Attribute(
-                name=PARTITION_KEY, type=dynamodb.AttributeType.STRING
+                name=partition_key, type=dynamodb.AttributeType.STRING
             ),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
@@ -41,7 +61,7 @@ class UsersData(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            time_to_live_attribute=TTL_ATTRIBUTE,
+            time_to_live_attribute=ttl,
             deletion_protection=settings.retain_data,
             removal_policy=settings.removal_policy,
         )

@@ -25,13 +25,16 @@ TIMEOUT = Duration.seconds(10)
 MEMORY_MB = 256
 APP_VERSION = "1.0.0"
 
-DYNAMODB_ACTIONS = [
+# Exactly what repository.py calls; a TransactWriteItems is authorised per item as the Put,
+# Update or Delete it holds.
+USERS_TABLE_ACTIONS = [
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Scan",
     "dynamodb:UpdateItem",
 ]
+IDEMPOTENCY_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem"]
 # DynamoDB calls KMS on the function's behalf for the customer-managed key.
 KMS_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
 SSM_ACTIONS = ["ssm:GetParameters"]
@@ -46,6 +49,7 @@ class UsersFunction(Construct):
         *,
         settings: EnvironmentSettings,
         table: dynamodb.ITable,
+        idempotency_table: dynamodb.ITable,
         key: kms.IKey,
         config: ServiceConfig,
     ):
@@ -54,7 +58,7 @@ class UsersFunction(Construct):
         self.log_group = self._log_group(settings)
         self.role = self._role()
         self.function = self._function(settings, config)
-        self._allow_table(table, key)
+        self._allow_tables(table, idempotency_table, key)
         self._allow_config(config)
         self._allow_logs()
 
@@ -122,9 +126,16 @@ class UsersFunction(Construct):
             "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
         }
 
-    def _allow_table(self, table: dynamodb.ITable, key: kms.IKey) -> None:
+    def _allow_tables(
+        self, table: dynamodb.ITable, idempotency_table: dynamodb.ITable, key: kms.IKey
+    ) -> None:
         self.role.add_to_policy(
-            iam.PolicyStatement(actions=DYNAMODB_ACTIONS, resources=[table.table_arn])
+            iam.PolicyStatement(actions=USERS_TABLE_ACTIONS, resources=[table.table_arn])
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=IDEMPOTENCY_TABLE_ACTIONS, resources=[idempotency_table.table_arn]
+            )
         )
         self.role.add_to_policy(
             iam.PolicyStatement(

@@ -21,6 +21,7 @@ class ParameterNames:
     """Leaf names of the SSM parameters under `/<environment>/users-api/`."""
 
     TABLE_NAME: Final = "tableName"
+    IDEMPOTENCY_TABLE_NAME: Final = "idempotencyTableName"
     DEFAULT_PAGE_SIZE: Final = "defaultPageSize"
     MAX_PAGE_SIZE: Final = "maxPageSize"
 
@@ -32,6 +33,7 @@ class OutputKeys:
     REST_API_ID: Final = "RestApiId"
     STAGE_NAME: Final = "StageName"
     TABLE_NAME: Final = "TableName"
+    IDEMPOTENCY_TABLE_NAME: Final = "IdempotencyTableName"
     FUNCTION_NAME: Final = "FunctionName"
     KEY_ARN: Final = "TableKeyArn"
     PARAMETER_PATH: Final = "ParameterPath"

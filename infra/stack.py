@@ -21,10 +21,20 @@ class UsersApiStack(Stack):
         super().__init__(scope, settings.stack_name, **kwargs)
         self.data = data = UsersData(self, "Data", settings=settings)
         self.config = config = ServiceConfig(
-            self, "Config", settings=settings, table_name=data.table.table_name
+            self,
+            "Config",
+            settings=settings,
+            table_name=data.table.table_name,
+            idempotency_table_name=data.idempotency_table.table_name,
         )
         self.service = service = UsersFunction(
-            self, "Function", settings=settings, table=data.table, key=data.key, config=config
+            self,
+            "Function",
+            settings=settings,
+            table=data.table,
+            idempotency_table=data.idempotency_table,
+            key=data.key,
+            config=config,
         )
         self.api = api = UsersApi(self, "Api", settings=settings, function=service.function)
         self.monitoring = Monitoring(
@@ -43,6 +53,7 @@ class UsersApiStack(Stack):
                 OutputKeys.REST_API_ID: api.rest_api.rest_api_id,
                 OutputKeys.STAGE_NAME: api.stage_name,
                 OutputKeys.TABLE_NAME: data.table.table_name,
+                OutputKeys.IDEMPOTENCY_TABLE_NAME: data.idempotency_table.table_name,
                 OutputKeys.FUNCTION_NAME: service.function.function_name,
                 OutputKeys.KEY_ARN: data.key.key_arn,
                 OutputKeys.PARAMETER_PATH: config.path,

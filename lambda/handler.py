@@ -7,7 +7,8 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from users_api.api import Container, UsersApi
+from users_api.api import UsersApi
+from users_api.container import Container
 from users_api.observability import ENVIRONMENT_DIMENSION, logger, metrics, tracer
 from users_api.settings import Settings
 

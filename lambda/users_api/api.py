@@ -7,18 +7,15 @@ Every exception goes to ``errors.error_response`` (registered once, for ``Except
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.utilities.parameters import SSMProvider
-from botocore.config import Config as BotoConfig
 
-from users_api.config import ConfigLoader, ParameterProvider
+from users_api.container import Container
+from users_api.deadline import Deadline
 from users_api.errors import (
     DependencyUnavailable,
     MethodNotAllowed,
@@ -29,9 +26,8 @@ from users_api.errors import (
 from users_api.errors import error_response as build_error_response
 from users_api.observability import logger
 from users_api.pagination import decode_token, encode_token
-from users_api.repository import UserRepository
 from users_api.responses import no_content, ok
-from users_api.service import Repository, UsersService, request_fingerprint
+from users_api.service import request_fingerprint
 from users_api.settings import Settings
 from users_api.validation import (
     check_limit_syntax,
@@ -46,8 +42,6 @@ from users_api.validation import (
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
-    from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource
-    from mypy_boto3_ssm.client import SSMClient
 
 ALLOWED_REQUEST_HEADERS = (
     "Content-Type",
@@ -72,15 +66,6 @@ RESOURCES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"^/users/[^/]+/*$"), ("DELETE", "GET", "PUT")),
 )
 
-# Fail fast enough to answer 503 inside the function's 10 s timeout, even when both
-# dependencies hang (SSM <= ~5 s, DynamoDB <= ~7 s per call, incl. one retry with backoff).
-SSM_BOTO_CONFIG = BotoConfig(
-    connect_timeout=1, read_timeout=1, retries={"max_attempts": 2, "mode": "standard"}
-)
-DYNAMODB_BOTO_CONFIG = BotoConfig(
-    connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"}
-)
-
 
 def allowed_methods(path: str) -> tuple[str, ...] | None:
     for pattern, methods in RESOURCES:
@@ -97,58 +82,13 @@ def request_id_of(event: Mapping[str, Any] | None, context: Any) -> str:
     return str(getattr(context, "aws_request_id", None) or "unknown")
 
 
-class Container:
-    """Creates the AWS clients lazily (no network at import) and lets tests inject their own."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        ssm_client_factory: Callable[[], SSMClient] | None = None,
-        dynamodb_factory: Callable[[], DynamoDBServiceResource] | None = None,
-        repository_factory: Callable[[str], Repository] | None = None,
-        config_clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._ssm_client_factory = ssm_client_factory or (
-            lambda: boto3.client("ssm", config=SSM_BOTO_CONFIG)
-        )
-        self._dynamodb_factory = dynamodb_factory or (
-            lambda: boto3.resource("dynamodb", config=DYNAMODB_BOTO_CONFIG)
-        )
-        self._repository_factory = repository_factory or self._dynamodb_repository
-        self._dynamodb: DynamoDBServiceResource | None = None
-        self._repositories: dict[str, Repository] = {}
-        self.config = ConfigLoader(
-            settings.config_parameter_path,
-            settings.config_ttl_seconds,
-            provider_factory=self._ssm_provider,
-            clock=config_clock,
-        )
-
-    def _ssm_provider(self) -> ParameterProvider:
-        return SSMProvider(boto3_client=self._ssm_client_factory())
-
-    def _dynamodb_repository(self, table_name: str) -> Repository:
-        if self._dynamodb is None:
-            self._dynamodb = self._dynamodb_factory()
-        return UserRepository(self._dynamodb.Table(table_name))
-
-    def repository(self) -> Repository:
-        """The repository of the table named in Parameter Store (it may change after the TTL)."""
-        table_name = self.config.get().table_name
-        if table_name not in self._repositories:
-            self._repositories[table_name] = self._repository_factory(table_name)
-        return self._repositories[table_name]
-
-    def service(self) -> UsersService:
-        return UsersService(self.repository())
-
-
 class UsersApi:
     def __init__(self, settings: Settings, container: Container) -> None:
         self.settings = settings
         self.container = container
-        self._current_request_id = "unknown"  # one invocation at a time per Lambda process
+        # One invocation at a time per Lambda process: the request's id and deadline.
+        self._current_request_id = "unknown"
+        self._deadline = Deadline.after(0)
         self.app = APIGatewayRestResolver(cors=self._cors_config(settings.allowed_origins))
         self.app.use(middlewares=[self._preflight])
         self.app.exception_handler(Exception)(self._on_error)
@@ -176,6 +116,7 @@ class UsersApi:
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = request_id_of(event, context)
         self._current_request_id = request_id
+        self._deadline = Deadline.from_context(context)
         try:
             response = self.app.resolve(event, context)
         except Exception as exc:  # the event could not be resolved (not an API Gateway event)
@@ -285,7 +226,7 @@ class UsersApi:
     def health(self) -> Response[str]:
         checks = {"dynamodb": "ok", "config": "ok"}
         try:
-            repository = self.container.repository()
+            repository = self.container.repository(self._deadline)
         except DependencyUnavailable:
             checks = {"dynamodb": "skipped", "config": "error"}
         else:
@@ -314,11 +255,11 @@ class UsersApi:
             check_limit_syntax(raw_limit)
         raw_token = query.get("nextToken")
         start_key = decode_token(raw_token) if raw_token is not None else None
-        config = self.container.config.get()
+        config = self.container.config.get(self._deadline)
         limit = parse_limit(
             raw_limit, default=config.default_page_size, maximum=config.max_page_size
         )
-        users, last_key = self.container.service().list(limit, start_key)
+        users, last_key = self.container.service(self._deadline).list(limit, start_key)
         data: dict[str, Any] = {"users": users, "count": len(users)}
         if last_key is not None:
             data["nextToken"] = encode_token(last_key)
@@ -328,7 +269,7 @@ class UsersApi:
         body = self._json_body()
         idempotency_key = validate_idempotency_key(self._header("Idempotency-Key"))
         fields = validate_new_user(body)
-        result = self.container.service().create(
+        result = self.container.service(self._deadline).create(
             fields,
             idempotency_key,
             request_fingerprint(body) if idempotency_key is not None else None,
@@ -340,16 +281,16 @@ class UsersApi:
         return self._ok(user, 200 if result.replayed else 201, headers)
 
     def get_user(self, user_id: str) -> Response[str]:
-        user = self.container.service().get(user_id)
+        user = self.container.service(self._deadline).get(user_id)
         return self._ok(user, headers={"ETag": etag(user["version"])})
 
     def update_user(self, user_id: str) -> Response[str]:
         changes = validate_user_update(self._json_body())
         if_match = parse_if_match(self._header("If-Match"))
-        user = self.container.service().update(user_id, changes, if_match)
+        user = self.container.service(self._deadline).update(user_id, changes, if_match)
         return self._ok(user, headers={"ETag": etag(user["version"])})
 
     def delete_user(self, user_id: str) -> Response[str]:
         if_match = parse_if_match(self._header("If-Match"))
-        self.container.service().delete(user_id, if_match)
+        self.container.service(self._deadline).delete(user_id, if_match)
         return self._ok({"message": f"User {user_id} deleted successfully"})

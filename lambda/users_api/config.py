@@ -1,6 +1,6 @@
 """Runtime configuration from SSM Parameter Store.
 
-The three String parameters under ``CONFIG_PARAMETER_PATH`` are read in ONE batched
+The String parameters under ``CONFIG_PARAMETER_PATH`` are read in ONE batched
 ``ssm:GetParameters`` call through Powertools' ``SSMProvider.get_parameters_by_name`` (no
 decryption, so Powertools never falls back to ``ssm:GetParameter``), cached by Powertools for
 ``CONFIG_TTL_SECONDS``. A changed value is therefore picked up after the TTL without a redeploy.
@@ -20,23 +20,28 @@ from typing import Any, Protocol
 from aws_lambda_powertools.utilities.parameters import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
+from users_api.deadline import Deadline
 from users_api.errors import DependencyUnavailable
 from users_api.observability import logger
 
 TABLE_NAME = "tableName"
+IDEMPOTENCY_TABLE_NAME = "idempotencyTableName"
 DEFAULT_PAGE_SIZE = "defaultPageSize"
 MAX_PAGE_SIZE = "maxPageSize"
-PARAMETER_NAMES = (TABLE_NAME, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+PARAMETER_NAMES = (TABLE_NAME, IDEMPOTENCY_TABLE_NAME, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 DEFAULT_PAGE_SIZE_VALUE = 20
 MAX_PAGE_SIZE_VALUE = 100
 PAGE_SIZE_CEILING = 1000
 FAILURE_BACKOFF_SECONDS = 5.0
+# The longest one read of Parameter Store may take, SDK retries included (clients.py).
+FETCH_SECONDS = 4.5
 
 
 @dataclass(frozen=True)
 class RuntimeConfig:
     table_name: str
+    idempotency_table_name: str
     default_page_size: int
     max_page_size: int
 
@@ -84,10 +89,14 @@ class ConfigLoader:
     def last_known_good(self) -> RuntimeConfig | None:
         return self._last_good
 
-    def get(self) -> RuntimeConfig:
+    def get(self, deadline: Deadline | None = None) -> RuntimeConfig:
         now = self._clock()
         if self._last_good is not None and now < self._retry_at:
             return self._last_good  # Parameter Store failed a moment ago: don't hammer it
+        if deadline is not None and not deadline.allows(FETCH_SECONDS):
+            if self._last_good is not None:
+                return self._last_good  # no time left to refresh: the cached copy answers
+            raise DependencyUnavailable()
         try:
             provider = self._get_provider()
             if now >= self._expires_at:
@@ -125,9 +134,8 @@ class ConfigLoader:
         return self._last_good
 
     def _parse(self, values: dict[str, Any]) -> RuntimeConfig:
-        table_name = values.get(self.parameter_name(TABLE_NAME))
-        if not isinstance(table_name, str) or not table_name.strip():
-            raise _ConfigMissing(TABLE_NAME)
+        table_name = self._required(values, TABLE_NAME)
+        idempotency_table_name = self._required(values, IDEMPOTENCY_TABLE_NAME)
         maximum = _page_size(
             values.get(self.parameter_name(MAX_PAGE_SIZE)), MAX_PAGE_SIZE, MAX_PAGE_SIZE_VALUE
         )
@@ -137,10 +145,17 @@ class ConfigLoader:
             DEFAULT_PAGE_SIZE_VALUE,
         )
         return RuntimeConfig(
-            table_name=table_name.strip(),
+            table_name=table_name,
+            idempotency_table_name=idempotency_table_name,
             default_page_size=min(default, maximum),
             max_page_size=maximum,
         )
+
+    def _required(self, values: dict[str, Any], name: str) -> str:
+        value = values.get(self.parameter_name(name))
+        if not isinstance(value, str) or not value.strip():
+            raise _ConfigMissing(name)
+        return value.strip()
 
 
 def _page_size(raw: Any, name: str, fallback: int) -> int:

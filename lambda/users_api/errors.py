@@ -5,31 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from aws_lambda_powertools.event_handler import Response
-from botocore.exceptions import ClientError, ConnectionClosedError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from users_api.faults import Outcome, outcome_of
 from users_api.observability import METRIC_VALIDATION_FAILED, count, logger
 from users_api.responses import error_envelope, json_response
-
-# AWS error codes that mean "the dependency is busy or down, retry later".
-TRANSIENT_AWS_ERROR_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "LimitExceededException",
-        "InternalServerError",
-        "InternalFailure",
-        "InternalServerException",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "TransactionConflictException",
-        "TransactionInProgressException",
-    }
-)
 
 
 class ApiError(Exception):
@@ -122,6 +101,22 @@ class DependencyUnavailable(ApiError):
     default_message = "Service temporarily unavailable, please retry"
 
 
+class DependencyTimeout(ApiError):
+    """A write was sent and not confirmed in time: it may or may not have been applied."""
+
+    status = 504
+    code = "DEPENDENCY_TIMEOUT"
+    default_message = (
+        "The change was sent to the database but not confirmed in time; it may have been applied. "
+        "Retry a create with the same Idempotency-Key; re-read before retrying an update or "
+        "delete, and send If-Match"
+    )
+
+    def __init__(self, message: str | None = None, *, operation: str = "write") -> None:
+        super().__init__(message)
+        self.operation = operation
+
+
 class ServiceDegraded(DependencyUnavailable):
     """The health check found a dependency down; `data` reports every check."""
 
@@ -132,18 +127,15 @@ class InternalError(ApiError):
     """Something that should not happen; the client only sees a generic message."""
 
 
-def is_transient_aws_error(exc: BaseException) -> bool:
-    """Throttling, AWS-side failures and network problems: the request may succeed on retry."""
-    if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code", "") in TRANSIENT_AWS_ERROR_CODES
-    return isinstance(exc, (BotocoreConnectionError, ConnectionClosedError, HTTPClientError))
-
-
 def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
-    if is_transient_aws_error(exc):
+    # A dependency fault that no retry layer settled (a write is always settled by one).
+    outcome = outcome_of(exc)
+    if outcome is Outcome.REFUSED:
         return DependencyUnavailable()
+    if outcome is Outcome.UNCONFIRMED:
+        return DependencyTimeout()
     return InternalError()
 
 
@@ -159,6 +151,15 @@ def error_response(exc: BaseException, *, request_id: str, environment: str) -> 
         else:
             # Full stack trace in the logs, with the request id; nothing of it goes to the client.
             logger.exception("Unhandled error", extra={"request_id": request_id})
+    elif isinstance(error, DependencyTimeout):
+        logger.warning(
+            "Write outcome unknown",
+            extra={"request_id": request_id, "operation": error.operation, "outcome": "unknown"},
+        )
+    elif isinstance(error, DependencyUnavailable):
+        logger.warning(
+            "Dependency unavailable; nothing was written", extra={"request_id": request_id}
+        )
     elif error.status >= 500:
         logger.error("Request failed", extra={"request_id": request_id, "code": error.code})
     else:
@@ -167,7 +168,7 @@ def error_response(exc: BaseException, *, request_id: str, environment: str) -> 
         count(METRIC_VALIDATION_FAILED)
 
     headers = dict(error.headers)
-    if error.status == 503:
+    if error.status in (503, 504):
         headers.setdefault("Retry-After", "1")
     body = error_envelope(error.message, error.code, request_id, environment, error.details)
     if error.data is not None:

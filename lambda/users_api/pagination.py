@@ -1,7 +1,7 @@
 """The opaque ``nextToken``: base64url of a versioned JSON document holding the scan position.
 
-Only tokens of exactly the shape this API issues are accepted: a key that is not a user id or an
-idempotency record key (the only items of the table) is rejected as ``INVALID_QUERY``.
+Only tokens of exactly the shape this API issues are accepted: a key that is not a user id (the
+only items of the users table) is rejected as ``INVALID_QUERY``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from users_api.errors import InvalidQuery
 TOKEN_VERSION = 1
 MAX_TOKEN_LENGTH = 256
 _TOKEN_ALPHABET = re.compile(r"^[A-Za-z0-9_-]+\Z")
-_KEY = re.compile(
-    r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|idempotency#[0-9a-f]{64})\Z"
-)
+_KEY = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def encode_token(last_evaluated_key: dict[str, Any]) -> str:

@@ -1,149 +1,220 @@
-"""Every DynamoDB call of the function (IAM: GetItem, PutItem, UpdateItem, DeleteItem, Scan).
+"""Every DynamoDB call of the function, on two tables:
 
-The table holds two kinds of items, both keyed by ``UserId``:
+- users (IAM: GetItem, PutItem, UpdateItem, DeleteItem, Scan): users only, keyed by ``UserId``;
+- idempotency records (IAM: GetItem, PutItem): keyed by ``IdempotencyKey`` (the sha256 of the
+  header), swept by TTL on ``expiresAt``, and written in the same ``TransactWriteItems`` as the
+  user they name (IAM authorises each Put of a transaction as ``PutItem``).
 
-- users: ``UserId`` is a server-generated UUID;
-- idempotency records: ``UserId = "idempotency#<sha256 of the Idempotency-Key>"``, with a TTL
-  attribute ``expiresAt``. They are written in the same ``TransactWriteItems`` as the user they
-  belong to (IAM authorises each Put of a transaction as ``dynamodb:PutItem``), are filtered out of
-  every scan and can never be addressed through ``/users/{userId}`` (not a UUID).
+Every write is safe to retry, so a retried attempt can never contradict an earlier one that
+committed. Each write carries a mark that only an earlier attempt of the same call can have left:
+
+- create: the user's id is fresh, so a failed ``attribute_not_exists`` on it after an unconfirmed
+  attempt means that attempt stored it;
+- update: the item records the call's ``writeToken``; the condition refuses a second application,
+  and ``ReturnValuesOnConditionCheckFailure`` hands back the stored item atomically, so a retry
+  that finds its own token returns the committed result (``UpdateItem`` keeps ``ALL_NEW``, which
+  ``TransactWriteItems`` cannot return);
+- delete, and create with an idempotency record: ``TransactWriteItems`` with a
+  ``ClientRequestToken``, which DynamoDB itself makes idempotent for 10 minutes, because a delete
+  leaves nothing behind to find.
+
+A refused condition after an unconfirmed attempt that carries no such mark proves nothing about
+this call: it answers 504 (outcome unknown), never 404 or 412.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from users_api.errors import DependencyUnavailable, PreconditionFailed, UserNotFound
+from users_api.errors import DependencyTimeout, PreconditionFailed, UserNotFound
+from users_api.faults import cancellation_reasons, error_code
+from users_api.models import IdempotencyRecord, ScanPage, VersionCondition
 from users_api.observability import tracer
-from users_api.validation import IfMatch
+from users_api.retries import Attempts
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-IDEMPOTENCY_PREFIX = "idempotency#"
+USER_KEY = "UserId"
+IDEMPOTENCY_KEY = "IdempotencyKey"
+WRITE_TOKEN = "writeToken"  # noqa: S105 - an attribute name, not a secret
 HEALTH_PROBE_KEY = "health#probe"  # never written: a GetItem of it proves the table answers
-MAX_SCAN_ROUNDS = 10
+CONDITION_FAILED = "ConditionalCheckFailedException"
+TRANSACTION_CANCELLED = "TransactionCanceledException"
+
+_deserializer = TypeDeserializer()
 
 
 class IdempotencyKeyTaken(Exception):
     """The idempotency record already exists (the user was created by an earlier request)."""
 
 
-@dataclass(frozen=True)
-class ScanPage:
-    items: list[dict[str, Any]]
-    last_key: dict[str, Any] | None
+def _plain(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An item of an error response (DynamoDB JSON: the resource does not convert those)."""
+    if not item:
+        return None
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _version_condition(if_match: IfMatch | None) -> tuple[str, dict[str, Any]]:
-    """The ``ConditionExpression`` for 'the user exists [and its version matches If-Match]'."""
-    if if_match is None or if_match.any_version:
-        return "attribute_exists(UserId)", {}
-    versions = sorted(if_match.versions) or [-1]  # no usable ETag: can never match
-    placeholders = {f":expected{i}": version for i, version in enumerate(versions)}
-    return f"attribute_exists(UserId) AND #version IN ({', '.join(placeholders)})", placeholders
+def _version_condition(condition: VersionCondition) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``ConditionExpression``, names and values for 'exists [and the version matches]'."""
+    if condition.versions is None:
+        return "attribute_exists(UserId)", {}, {}
+    versions = sorted(condition.versions) or [-1]  # no usable ETag: can never match
+    values = {f":expected{i}": version for i, version in enumerate(versions)}
+    expression = f"attribute_exists(UserId) AND #version IN ({', '.join(values)})"
+    return expression, {"#version": "version"}, values
 
 
 class UserRepository:
-    def __init__(self, table: Table) -> None:
-        self._table = table
+    def __init__(
+        self,
+        users: Table,
+        idempotency: Table,
+        attempts: Attempts,
+        new_token: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._users = users
+        self._idempotency = idempotency
+        self._attempts = attempts
+        self._new_token = new_token
+
+    # --- reads -------------------------------------------------------------------------------
 
     @tracer.capture_method(capture_response=False)  # items hold personal data
     def ping(self) -> None:
-        self._table.get_item(Key={"UserId": HEALTH_PROBE_KEY}, ProjectionExpression="UserId")
+        self._attempts.read(
+            "ping",
+            lambda: self._users.get_item(
+                Key={USER_KEY: HEALTH_PROBE_KEY}, ProjectionExpression=USER_KEY
+            ),
+        )
 
     @tracer.capture_method(capture_response=False)  # items hold personal data
     def get(self, user_id: str) -> dict[str, Any] | None:
-        return self._get_item(user_id)
+        return self._get_item(self._users, USER_KEY, user_id)
 
-    @tracer.capture_method(capture_response=False)  # items hold personal data
-    def create(self, user: dict[str, Any]) -> None:
-        self._table.put_item(Item=user, ConditionExpression="attribute_not_exists(UserId)")
+    @tracer.capture_method(capture_response=False)
+    def get_idempotency_record(self, key_hash: str) -> IdempotencyRecord | None:
+        item = self._get_item(self._idempotency, IDEMPOTENCY_KEY, key_hash)
+        if item is None:
+            return None
+        return IdempotencyRecord(
+            key_hash=key_hash,
+            request_hash=str(item.get("requestHash", "")),
+            user_id=str(item.get("userId", "")),
+            created_at=str(item.get("createdAt", "")),
+            expires_at=int(item.get("expiresAt", 0)),
+        )
 
-    @tracer.capture_method(capture_response=False)  # items hold personal data
-    def create_with_idempotency_record(
-        self, user: dict[str, Any], record: dict[str, Any], now_epoch: int
-    ) -> None:
-        """Write the user and its idempotency record atomically; nothing is half-written."""
-        client = self._table.meta.client
-        try:
-            client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table.name,
-                            "Item": user,
-                            "ConditionExpression": "attribute_not_exists(UserId)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table.name,
-                            "Item": record,
-                            # An expired record that TTL has not swept yet may be replaced.
-                            "ConditionExpression": (
-                                "attribute_not_exists(UserId) OR expiresAt < :now"
-                            ),
-                            "ExpressionAttributeValues": {":now": now_epoch},
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            if _error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = [str(r.get("Code", "")) for r in exc.response.get("CancellationReasons", [])]
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise IdempotencyKeyTaken() from exc
-            # Conflict with a concurrent transaction or throttling: the client may retry.
-            raise DependencyUnavailable() from exc
-
-    @tracer.capture_method(capture_response=False)  # items hold personal data
-    def get_idempotency_record(self, record_key: str) -> dict[str, Any] | None:
-        return self._get_item(record_key)
-
-    def _get_item(self, key: str) -> dict[str, Any] | None:
-        item = self._table.get_item(Key={"UserId": key}, ConsistentRead=True).get("Item")
+    def _get_item(self, table: Table, key_name: str, key: str) -> dict[str, Any] | None:
+        response = self._attempts.read(
+            "get", lambda: table.get_item(Key={key_name: key}, ConsistentRead=True)
+        )
+        item = response.get("Item")
         return dict(item) if item else None
 
     @tracer.capture_method(capture_response=False)  # items hold personal data
     def scan_users(self, limit: int, start_key: dict[str, Any] | None) -> ScanPage:
         """Up to ``limit`` users from ``start_key`` on, and where the next page starts (if any).
 
-        DynamoDB applies ``Limit`` before the filter that hides idempotency records, so a round may
-        return fewer users than asked; a few more rounds fill the page. One user beyond the page is
-        read so that a page that ends the table carries no next key (DynamoDB returns a
-        LastEvaluatedKey whenever Limit is reached, even with nothing left).
+        One user beyond the page is read, so that a page that ends the table carries no next key
+        (DynamoDB returns a LastEvaluatedKey whenever Limit is reached, even with nothing left).
+        Another round is read only when DynamoDB stopped at its 1 MB cap before the page was full;
+        when the deadline allows no more, the page ends where the rounds did (never empty).
         """
         wanted = limit + 1
         items: list[dict[str, Any]] = []
         key = start_key
-        for _ in range(MAX_SCAN_ROUNDS):
-            kwargs: dict[str, Any] = {
-                "Limit": wanted - len(items),
-                "FilterExpression": "NOT begins_with(UserId, :reserved)",
-                "ExpressionAttributeValues": {":reserved": IDEMPOTENCY_PREFIX},
-                "ConsistentRead": True,
-            }
-            if key is not None:
-                kwargs["ExclusiveStartKey"] = key
-            response = self._table.scan(**kwargs)
+        while True:
+            response = self._attempts.read(
+                "list", partial(self._scan_round, wanted - len(items), key)
+            )
             items.extend(dict(item) for item in response.get("Items", []))
             key = response.get("LastEvaluatedKey")
             if key is None or len(items) >= wanted:
                 break
+            if items and not self._attempts.another_fits():
+                return ScanPage(items=items, last_key={USER_KEY: items[-1][USER_KEY]})
         if len(items) > limit:
             page = items[:limit]
             # The page's last user is where the next page starts: a scan resumes after it.
-            return ScanPage(items=page, last_key={"UserId": page[-1]["UserId"]})
+            return ScanPage(items=page, last_key={USER_KEY: page[-1][USER_KEY]})
         return ScanPage(items=items, last_key=dict(key) if key else None)
+
+    def _scan_round(self, limit: int, start_key: dict[str, Any] | None) -> Any:
+        kwargs: dict[str, Any] = {"Limit": limit, "ConsistentRead": True}
+        if start_key is not None:
+            kwargs["ExclusiveStartKey"] = start_key
+        return self._users.scan(**kwargs)
+
+    # --- writes ------------------------------------------------------------------------------
+
+    @tracer.capture_method(capture_response=False)  # items hold personal data
+    def create(self, user: dict[str, Any]) -> None:
+        def send() -> None:
+            self._users.put_item(Item=user, ConditionExpression="attribute_not_exists(UserId)")
+
+        def settle(exc: ClientError, unconfirmed: bool) -> None:
+            if error_code(exc) == CONDITION_FAILED and unconfirmed:
+                return  # the fresh id is stored: the unconfirmed attempt committed
+            raise exc
+
+        self._attempts.write("create", send, settle)
+
+    @tracer.capture_method(capture_response=False)  # items hold personal data
+    def create_with_idempotency_record(
+        self, user: dict[str, Any], record: IdempotencyRecord, now_epoch: int
+    ) -> None:
+        """Write the user and its idempotency record atomically; nothing is half-written."""
+        token = self._new_token()
+        items = [
+            {
+                "Put": {
+                    "TableName": self._users.name,
+                    "Item": user,
+                    "ConditionExpression": "attribute_not_exists(UserId)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._idempotency.name,
+                    "Item": {
+                        IDEMPOTENCY_KEY: record.key_hash,
+                        "requestHash": record.request_hash,
+                        "userId": record.user_id,
+                        "createdAt": record.created_at,
+                        "expiresAt": record.expires_at,
+                    },
+                    # An expired record that TTL has not swept yet may be replaced.
+                    "ConditionExpression": (
+                        "attribute_not_exists(IdempotencyKey) OR expiresAt < :now"
+                    ),
+                    "ExpressionAttributeValues": {":now": now_epoch},
+                }
+            },
+        ]
+
+        def send() -> None:
+            self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+
+        def settle(exc: ClientError, unconfirmed: bool) -> None:
+            reasons = cancellation_reasons(exc) if error_code(exc) == TRANSACTION_CANCELLED else []
+            if len(reasons) != len(items):
+                raise exc
+            if reasons[0] == "ConditionalCheckFailed" and unconfirmed:
+                return  # the fresh id is stored: the unconfirmed attempt committed
+            if reasons[1] == "ConditionalCheckFailed":
+                raise IdempotencyKeyTaken() from exc
+            raise exc
+
+        self._attempts.write("create", send, settle)
 
     @tracer.capture_method(capture_response=False)  # items hold personal data
     def update(
@@ -151,18 +222,29 @@ class UserRepository:
         user_id: str,
         values: dict[str, str],
         removed: frozenset[str],
-        if_match: IfMatch | None,
+        condition: VersionCondition,
         updated_at: str,
     ) -> dict[str, Any]:
         """One conditional UpdateItem: set/remove fields, bump the version, set updatedAt."""
-        names = {"#version": "version", "#updatedAt": "updatedAt"}
-        attribute_values: dict[str, Any] = {":one": 1, ":updatedAt": updated_at}
+        token = self._new_token()
+        exists, names, attribute_values = _version_condition(condition)
+        names = {**names, "#version": "version", "#updatedAt": "updatedAt", "#token": WRITE_TOKEN}
+        attribute_values = {
+            **attribute_values,
+            ":one": 1,
+            ":updatedAt": updated_at,
+            ":token": token,
+        }
         assignments = []
         for index, (field, value) in enumerate(sorted(values.items())):
             names[f"#f{index}"] = field
             attribute_values[f":f{index}"] = value
             assignments.append(f"#f{index} = :f{index}")
-        assignments += ["#updatedAt = :updatedAt", "#version = #version + :one"]
+        assignments += [
+            "#updatedAt = :updatedAt",
+            "#version = #version + :one",
+            "#token = :token",
+        ]
         expression = "SET " + ", ".join(assignments)
         if removed:
             removals = []
@@ -170,43 +252,68 @@ class UserRepository:
                 names[f"#r{index}"] = field
                 removals.append(f"#r{index}")
             expression += " REMOVE " + ", ".join(removals)
-        condition, condition_values = _version_condition(if_match)
-        attribute_values.update(condition_values)
-        try:
-            response = self._table.update_item(
-                Key={"UserId": user_id},
+
+        def send() -> dict[str, Any]:
+            response = self._users.update_item(
+                Key={USER_KEY: user_id},
                 UpdateExpression=expression,
-                ConditionExpression=condition,
+                ConditionExpression=(
+                    f"({exists}) AND (attribute_not_exists(#token) OR #token <> :token)"
+                ),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attribute_values,
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            self._raise_condition_failure(exc)
-        return dict(response["Attributes"])
+            return dict(response["Attributes"])
+
+        def settle(exc: ClientError, unconfirmed: bool) -> dict[str, Any]:
+            if error_code(exc) != CONDITION_FAILED:
+                raise exc
+            current = _plain(exc.response.get("Item"))  # type: ignore[arg-type]
+            if current is not None and current.get(WRITE_TOKEN) == token:
+                return current  # this call's own earlier attempt committed: its result
+            self._refuse(exc, current is not None, unconfirmed, "update")
+
+        return self._attempts.write("update", send, settle)
 
     @tracer.capture_method(capture_response=False)  # items hold personal data
-    def delete(self, user_id: str, if_match: IfMatch | None) -> None:
-        condition, condition_values = _version_condition(if_match)
-        kwargs: dict[str, Any] = {
-            "Key": {"UserId": user_id},
-            "ConditionExpression": condition,
+    def delete(self, user_id: str, condition: VersionCondition) -> None:
+        token = self._new_token()
+        expression, names, values = _version_condition(condition)
+        delete: dict[str, Any] = {
+            "TableName": self._users.name,
+            "Key": {USER_KEY: user_id},
+            "ConditionExpression": expression,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        if condition_values:
-            kwargs["ExpressionAttributeNames"] = {"#version": "version"}
-            kwargs["ExpressionAttributeValues"] = condition_values
-        try:
-            self._table.delete_item(**kwargs)
-        except ClientError as exc:
-            self._raise_condition_failure(exc)
+        if values:
+            delete["ExpressionAttributeNames"] = names
+            delete["ExpressionAttributeValues"] = values
+
+        def send() -> None:
+            self._client.transact_write_items(
+                TransactItems=[{"Delete": delete}], ClientRequestToken=token
+            )
+
+        def settle(exc: ClientError, unconfirmed: bool) -> None:
+            if cancellation_reasons(exc) != ["ConditionalCheckFailed"]:
+                raise exc
+            reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons", [{}])  # type: ignore[assignment]
+            self._refuse(exc, bool(reasons[0].get("Item")), unconfirmed, "delete")
+
+        self._attempts.write("delete", send, settle)
+
+    @property
+    def _client(self) -> Any:
+        return self._users.meta.client
 
     @staticmethod
-    def _raise_condition_failure(exc: ClientError) -> NoReturn:
-        if _error_code(exc) != "ConditionalCheckFailedException":
-            raise exc
-        # The old item comes back only if it existed: then the ETag did not match.
-        if exc.response.get("Item"):
+    def _refuse(exc: ClientError, exists: bool, unconfirmed: bool, operation: str) -> NoReturn:
+        """A condition refused this attempt; what that means for the whole call."""
+        if unconfirmed:
+            # An earlier attempt may have applied and been changed since: nothing is proven.
+            raise DependencyTimeout(operation=operation) from exc
+        if exists:
             raise PreconditionFailed() from exc
         raise UserNotFound() from exc

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from users_api.errors import DependencyUnavailable, IdempotencyConflict, UserNotFound
+from users_api.models import IdempotencyRecord, ScanPage, VersionCondition
 from users_api.observability import (
     METRIC_USER_CREATED,
     METRIC_USER_DELETED,
@@ -19,7 +20,7 @@ from users_api.observability import (
     count,
     logger,
 )
-from users_api.repository import IDEMPOTENCY_PREFIX, IdempotencyKeyTaken, ScanPage
+from users_api.repository import IdempotencyKeyTaken
 from users_api.timeutil import Clock, iso_timestamp, utc_now
 from users_api.validation import MUTABLE_FIELDS, IfMatch, UserChanges, is_user_id
 
@@ -32,19 +33,19 @@ class Repository(Protocol):
     def get(self, user_id: str) -> dict[str, Any] | None: ...
     def create(self, user: dict[str, Any]) -> None: ...
     def create_with_idempotency_record(
-        self, user: dict[str, Any], record: dict[str, Any], now_epoch: int
+        self, user: dict[str, Any], record: IdempotencyRecord, now_epoch: int
     ) -> None: ...
-    def get_idempotency_record(self, record_key: str) -> dict[str, Any] | None: ...
+    def get_idempotency_record(self, key_hash: str) -> IdempotencyRecord | None: ...
     def scan_users(self, limit: int, start_key: dict[str, Any] | None) -> ScanPage: ...
     def update(
         self,
         user_id: str,
         values: dict[str, str],
         removed: frozenset[str],
-        if_match: IfMatch | None,
+        condition: VersionCondition,
         updated_at: str,
     ) -> dict[str, Any]: ...
-    def delete(self, user_id: str, if_match: IfMatch | None) -> None: ...
+    def delete(self, user_id: str, condition: VersionCondition) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,25 @@ def public_user(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def request_fingerprint(body: Mapping[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """What makes two requests 'the same body' for an ``Idempotency-Key``: the JSON document,
+    with ``email`` compared case-insensitively as the contract says."""
+    canonical_body = dict(body)
+    if isinstance(canonical_body.get("email"), str):
+        canonical_body["email"] = canonical_body["email"].casefold()
+    canonical = json.dumps(
+        canonical_body, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return hashlib.sha256(canonical.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
-def idempotency_record_key(idempotency_key: str) -> str:
-    return IDEMPOTENCY_PREFIX + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()
+def idempotency_key_hash(idempotency_key: str) -> str:
+    return hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()
+
+
+def version_condition(if_match: IfMatch | None) -> VersionCondition:
+    if if_match is None or if_match.any_version:
+        return VersionCondition()
+    return VersionCondition(versions=if_match.versions)
 
 
 class UsersService:
@@ -99,31 +113,29 @@ class UsersService:
         if idempotency_key is None:
             self._repo.create(user)
         else:
-            record_key = idempotency_record_key(idempotency_key)
-            record = {
-                "UserId": record_key,
-                "requestHash": fingerprint or "",
-                "userId": user["UserId"],
-                "createdAt": timestamp,
-                "expiresAt": int((now + IDEMPOTENCY_TTL).timestamp()),
-            }
+            record = IdempotencyRecord(
+                key_hash=idempotency_key_hash(idempotency_key),
+                request_hash=fingerprint or "",
+                user_id=user["UserId"],
+                created_at=timestamp,
+                expires_at=int((now + IDEMPOTENCY_TTL).timestamp()),
+            )
             try:
                 self._repo.create_with_idempotency_record(user, record, int(now.timestamp()))
             except IdempotencyKeyTaken:
-                return self._replay(record_key, fingerprint or "")
+                return self._replay(record.key_hash, record.request_hash)
         count(METRIC_USER_CREATED)
         logger.info("User created", extra={"user_id": user["UserId"]})
         return CreateResult(user=public_user(user))
 
-    def _replay(self, record_key: str, fingerprint: str) -> CreateResult:
-        record = self._repo.get_idempotency_record(record_key)
+    def _replay(self, key_hash: str, fingerprint: str) -> CreateResult:
+        record = self._repo.get_idempotency_record(key_hash)
         if record is None:  # swept by TTL between the write and this read: a retry will succeed
             raise DependencyUnavailable()
-        if record.get("requestHash") != fingerprint:
+        if record.request_hash != fingerprint:
             raise IdempotencyConflict()
-        user_id = str(record.get("userId", ""))
-        logger.info("Idempotent replay", extra={"user_id": user_id})
-        return CreateResult(user=self.get(user_id), replayed=True)
+        logger.info("Idempotent replay", extra={"user_id": record.user_id})
+        return CreateResult(user=self.get(record.user_id), replayed=True)
 
     def get(self, user_id: str) -> dict[str, Any]:
         if not is_user_id(user_id):
@@ -145,7 +157,11 @@ class UsersService:
         if not is_user_id(user_id):
             raise UserNotFound()
         item = self._repo.update(
-            user_id, changes.values, changes.removed, if_match, iso_timestamp(self._clock())
+            user_id,
+            changes.values,
+            changes.removed,
+            version_condition(if_match),
+            iso_timestamp(self._clock()),
         )
         count(METRIC_USER_UPDATED)
         logger.info(
@@ -157,6 +173,6 @@ class UsersService:
     def delete(self, user_id: str, if_match: IfMatch | None) -> None:
         if not is_user_id(user_id):
             raise UserNotFound()
-        self._repo.delete(user_id, if_match)
+        self._repo.delete(user_id, version_condition(if_match))
         count(METRIC_USER_DELETED)
         logger.info("User deleted", extra={"user_id": user_id})

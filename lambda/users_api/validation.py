@@ -26,14 +26,18 @@ MAX_BODY_BYTES = 16 * 1024
 
 SERVER_FIELDS = ("UserId", "createdAt", "updatedAt", "version")
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-_ADDRESS_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # newlines and tabs are fine
+# C0 and C1 controls, and the bidirectional overrides and isolates that can disguise text.
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+_CONTROL_CHARS = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI_CONTROLS}]")
+# Newlines and tabs are fine in an address.
+_ADDRESS_FORBIDDEN = re.compile(f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f{_BIDI_CONTROLS}]")
 _EMAIL = re.compile(
     r"^(?=[^@]{1,64}@)"  # local part at most 64 characters
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\Z"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"(?:[A-Za-z]{2,63}|[Xx][Nn]--[A-Za-z0-9-]{1,59})\Z"  # a TLD, or an IDN one (xn--...)
 )
-_PHONE = re.compile(r"^[0-9 +\-()]{5,20}\Z")
+_PHONE = re.compile(r"^(?=[^0-9]*[0-9])[0-9 +\-()]{5,20}\Z")  # at least one digit
 _USER_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,128}\Z")
 _DIGITS = re.compile(r"^[0-9]{1,9}\Z")
@@ -88,7 +92,9 @@ USER_FIELDS: tuple[StringField, ...] = (
         min_length=5,
         max_length=20,
         pattern=_PHONE,
-        pattern_message="phone may only contain digits, spaces and + - ( )",
+        pattern_message=(
+            "phone may only contain digits, spaces and + - ( ), with at least one digit"
+        ),
     ),
     StringField("address", required_on_create=False, max_length=500, forbidden=_ADDRESS_FORBIDDEN),
 )

@@ -19,12 +19,14 @@ import pytest
 from moto import mock_aws
 
 import handler
-from users_api.api import Container, UsersApi
+from users_api.api import UsersApi
+from users_api.container import Container
 from users_api.observability import logger, metrics
 from users_api.settings import Settings
 
 REGION = "eu-west-1"
 TABLE_NAME = "users-test"
+IDEMPOTENCY_TABLE_NAME = "users-idempotency-test"
 PARAMETER_PATH = "/dev/users-api"
 ORIGIN = "https://app.example.com"
 OTHER_ORIGIN = "https://admin.example.com"
@@ -96,16 +98,21 @@ def put_parameters(values: dict[str, str]) -> None:
         )
 
 
-def create_table(name: str = TABLE_NAME) -> None:
+def create_table(name: str = TABLE_NAME, key: str = "UserId") -> None:
     boto3.client("dynamodb", region_name=REGION).create_table(
         TableName=name,
-        KeySchema=[{"AttributeName": "UserId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "UserId", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
 
 
-DEFAULT_PARAMETERS = {"tableName": TABLE_NAME, "defaultPageSize": "20", "maxPageSize": "100"}
+DEFAULT_PARAMETERS = {
+    "tableName": TABLE_NAME,
+    "idempotencyTableName": IDEMPOTENCY_TABLE_NAME,
+    "defaultPageSize": "20",
+    "maxPageSize": "100",
+}
 
 
 @pytest.fixture(scope="session")
@@ -113,27 +120,33 @@ def _moto() -> Iterator[None]:
     """One moto session for the suite (starting moto and its SSM backend costs ~1 s)."""
     with mock_aws():
         create_table()
+        create_table(IDEMPOTENCY_TABLE_NAME, key="IdempotencyKey")
         yield
 
 
 @pytest.fixture
 def aws(_moto: None) -> None:
-    """A clean table and the three SSM parameters, as the stack creates them."""
+    """Clean tables and the SSM parameters, as the stack creates them."""
     client = boto3.client("dynamodb", region_name=REGION)
     for name in client.list_tables()["TableNames"]:
-        if name != TABLE_NAME:
+        if name not in (TABLE_NAME, IDEMPOTENCY_TABLE_NAME):
             client.delete_table(TableName=name)
-    table = boto3.resource("dynamodb", region_name=REGION).Table(TABLE_NAME)
-    with table.batch_writer() as batch:
-        for item in table.scan(ProjectionExpression="UserId")["Items"]:
-            batch.delete_item(Key={"UserId": item["UserId"]})
+    for name, key in ((TABLE_NAME, "UserId"), (IDEMPOTENCY_TABLE_NAME, "IdempotencyKey")):
+        table = boto3.resource("dynamodb", region_name=REGION).Table(name)
+        with table.batch_writer() as batch:
+            for item in table.scan(ProjectionExpression=key)["Items"]:
+                batch.delete_item(Key={key: item[key]})
     put_parameters(DEFAULT_PARAMETERS)
 
 
-def table_items() -> list[dict[str, Any]]:
-    """Every item of the table, users and idempotency records alike (test inspection only)."""
-    table = boto3.resource("dynamodb", region_name=REGION).Table(TABLE_NAME)
+def table_items(name: str = TABLE_NAME) -> list[dict[str, Any]]:
+    """Every item of a table (test inspection only)."""
+    table = boto3.resource("dynamodb", region_name=REGION).Table(name)
     return list(table.scan(ConsistentRead=True)["Items"])
+
+
+def idempotency_items() -> list[dict[str, Any]]:
+    return table_items(IDEMPOTENCY_TABLE_NAME)
 
 
 @dataclass

@@ -20,8 +20,9 @@ from tests.handler.conftest import (
     put_parameters,
     table_items,
 )
-from users_api.api import Container, UsersApi
+from users_api.api import UsersApi
 from users_api.config import ConfigLoader
+from users_api.container import Container
 from users_api.errors import DependencyUnavailable
 from users_api.settings import Settings
 
@@ -199,7 +200,9 @@ class FakeProvider:
 
 def test_loader_applies_defaults_and_backs_off_after_a_failure() -> None:
     # Given only the table name exists
-    provider = FakeProvider({"/dev/users-api/tableName": "t"})
+    provider = FakeProvider(
+        {"/dev/users-api/tableName": "t", "/dev/users-api/idempotencyTableName": "i"}
+    )
     clock = FakeMonotonic()
     loader = ConfigLoader("/dev/users-api/", 60, lambda: provider, clock=clock)
 
@@ -222,8 +225,13 @@ def test_loader_applies_defaults_and_backs_off_after_a_failure() -> None:
     assert provider.calls == calls + 1
 
 
-def test_loader_without_table_name_is_unavailable() -> None:
-    loader = ConfigLoader("/p", 60, lambda: FakeProvider({}), clock=FakeMonotonic())
+@pytest.mark.parametrize(
+    "parameters",
+    [{}, {"/p/tableName": "t"}, {"/p/idempotencyTableName": "i"}],
+    ids=["none", "no idempotency table", "no users table"],
+)
+def test_loader_without_a_table_name_is_unavailable(parameters: dict[str, str]) -> None:
+    loader = ConfigLoader("/p", 60, lambda: FakeProvider(parameters), clock=FakeMonotonic())
 
     with pytest.raises(DependencyUnavailable):
         loader.get()
@@ -231,7 +239,12 @@ def test_loader_without_table_name_is_unavailable() -> None:
 
 def test_loader_ignores_invalid_page_sizes() -> None:
     provider = FakeProvider(
-        {"/p/tableName": "t", "/p/defaultPageSize": "50", "/p/maxPageSize": "lots"}
+        {
+            "/p/tableName": "t",
+            "/p/idempotencyTableName": "i",
+            "/p/defaultPageSize": "50",
+            "/p/maxPageSize": "lots",
+        }
     )
 
     config = ConfigLoader("/p", 60, lambda: provider, clock=FakeMonotonic()).get()

@@ -1,4 +1,5 @@
-"""Dependency failures: throttling/outages are 503, anything unexpected is an opaque 500."""
+"""Failures that are not dependency faults: anything unexpected is an opaque 500; the health
+check reports a failing dependency as 503 degraded. (Dependency faults: test_handler_faults.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from tests.handler.conftest import (
@@ -20,11 +21,13 @@ from tests.handler.conftest import (
     api_event,
     make_invoker,
 )
-from users_api.api import Container, UsersApi
-from users_api.errors import DependencyUnavailable
-from users_api.repository import ScanPage, UserRepository
+from users_api.api import UsersApi
+from users_api.container import Container
+from users_api.deadline import Deadline
+from users_api.models import IdempotencyRecord, ScanPage, VersionCondition
+from users_api.repository import UserRepository
+from users_api.retries import Attempts
 from users_api.settings import Settings
-from users_api.validation import IfMatch
 
 USER_ID = "3f0c0000-0000-4000-8000-000000000000"
 
@@ -50,11 +53,11 @@ class FailingRepository:
         self._fail("create")
 
     def create_with_idempotency_record(
-        self, user: dict[str, Any], record: dict[str, Any], now_epoch: int
+        self, user: dict[str, Any], record: IdempotencyRecord, now_epoch: int
     ) -> None:
         self._fail("create_with_idempotency_record")
 
-    def get_idempotency_record(self, record_key: str) -> dict[str, Any] | None:
+    def get_idempotency_record(self, key_hash: str) -> IdempotencyRecord | None:
         return self._fail("get_idempotency_record")  # type: ignore[no-any-return]
 
     def scan_users(self, limit: int, start_key: dict[str, Any] | None) -> ScanPage:
@@ -65,12 +68,12 @@ class FailingRepository:
         user_id: str,
         values: dict[str, str],
         removed: frozenset[str],
-        if_match: IfMatch | None,
+        condition: VersionCondition,
         updated_at: str,
     ) -> dict[str, Any]:
         return self._fail("update")  # type: ignore[no-any-return]
 
-    def delete(self, user_id: str, if_match: IfMatch | None) -> None:
+    def delete(self, user_id: str, condition: VersionCondition) -> None:
         self._fail("delete")
 
 
@@ -92,54 +95,12 @@ def invoke_with(
         container = Container(
             settings,
             ssm_client_factory=lambda: boto3.client("ssm", region_name=REGION),
-            repository_factory=lambda _table: repository,
+            repository_factory=lambda _users, _records, _attempts: repository,
             config_clock=clock,
         )
         return make_invoker(UsersApi(settings, container), monkeypatch)
 
     return build
-
-
-REQUESTS = [
-    api_event("GET", "/users"),
-    api_event("POST", "/users", body={"name": "A", "email": "a@b.co"}),
-    api_event(
-        "POST", "/users", body={"name": "A", "email": "a@b.co"}, headers={"Idempotency-Key": "k"}
-    ),
-    api_event("GET", f"/users/{USER_ID}"),
-    api_event("PUT", f"/users/{USER_ID}", body={"name": "B"}),
-    api_event("DELETE", f"/users/{USER_ID}"),
-]
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        client_error("ProvisionedThroughputExceededException"),
-        client_error("ThrottlingException"),
-        client_error("RequestLimitExceeded"),
-        client_error("InternalServerError"),
-        client_error("ServiceUnavailable"),
-        EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com"),
-        ReadTimeoutError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com"),
-    ],
-    ids=lambda e: (
-        type(e).__name__ if not isinstance(e, ClientError) else e.response["Error"]["Code"]
-    ),
-)
-def test_dynamodb_throttling_or_outage_is_503(
-    invoke_with: Callable[[Any], Invoke], error: Exception
-) -> None:
-    invoke = invoke_with(FailingRepository(error))
-
-    for event in REQUESTS:
-        response = invoke(event)
-
-        assert response.status == 503, event["httpMethod"]
-        assert response.body["code"] == "SERVICE_UNAVAILABLE"
-        assert response.header("Retry-After")
-        assert "boom" not in response.raw["body"]
-        assert "dynamodb" not in response.raw["body"].lower()
 
 
 def test_unexpected_error_is_an_opaque_500_logged_with_the_request_id(
@@ -216,22 +177,6 @@ def stubbed_table() -> tuple[Any, Stubber]:
     return table, Stubber(table.meta.client)
 
 
-def test_repository_maps_a_transaction_conflict_to_503() -> None:
-    # Given a concurrent transaction touched the same items
-    table, stubber = stubbed_table()
-    stubber.add_client_error(
-        "transact_write_items",
-        service_error_code="TransactionCanceledException",
-        modeled_fields={"CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]},
-    )
-
-    # When / Then
-    with stubber, pytest.raises(DependencyUnavailable):
-        UserRepository(table).create_with_idempotency_record(
-            {"UserId": USER_ID}, {"UserId": "idempotency#x"}, 0
-        )
-
-
 def test_repository_update_is_one_conditional_update_item() -> None:
     # Given (the Stubber sees the parameters before boto3 serialises them)
     table, stubber = stubbed_table()
@@ -242,18 +187,25 @@ def test_repository_update_is_one_conditional_update_item() -> None:
             "TableName": TABLE_NAME,
             "Key": {"UserId": USER_ID},
             "UpdateExpression": (
-                "SET #f0 = :f0, #updatedAt = :updatedAt, #version = #version + :one REMOVE #r0"
+                "SET #f0 = :f0, #updatedAt = :updatedAt, #version = #version + :one, "
+                "#token = :token REMOVE #r0"
             ),
-            "ConditionExpression": "attribute_exists(UserId) AND #version IN (:expected0)",
+            # The write token makes a retry of an applied update fail instead of applying twice.
+            "ConditionExpression": (
+                "(attribute_exists(UserId) AND #version IN (:expected0)) "
+                "AND (attribute_not_exists(#token) OR #token <> :token)"
+            ),
             "ExpressionAttributeNames": {
                 "#version": "version",
                 "#updatedAt": "updatedAt",
+                "#token": "writeToken",
                 "#f0": "name",
                 "#r0": "phone",
             },
             "ExpressionAttributeValues": {
                 ":one": 1,
                 ":updatedAt": "2026-01-01T00:00:00.000Z",
+                ":token": "token-1",
                 ":f0": "N",
                 ":expected0": 3,
             },
@@ -264,11 +216,16 @@ def test_repository_update_is_one_conditional_update_item() -> None:
 
     # When
     with stubber:
-        item = UserRepository(table).update(
+        item = UserRepository(
+            table,
+            table,
+            Attempts(Deadline.after(60), attempt_seconds=3),
+            new_token=lambda: "token-1",
+        ).update(
             USER_ID,
             {"name": "N"},
             frozenset({"phone"}),
-            IfMatch(any_version=False, versions=frozenset({3})),
+            VersionCondition(versions=frozenset({3})),
             "2026-01-01T00:00:00.000Z",
         )
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from users_api.deadline import Deadline
 from users_api.repository import UserRepository
+from users_api.retries import Attempts
+
+
+def repository_over(table: Any) -> UserRepository:
+    return UserRepository(table, table, Attempts(Deadline.after(60), attempt_seconds=3))
 
 
 class LimitReachedTable:
@@ -27,7 +33,7 @@ class LimitReachedTable:
 
 def test_a_full_last_page_carries_no_next_key() -> None:
     # Given two users and DynamoDB's Limit rule
-    repository = UserRepository(LimitReachedTable(["a", "b"]))  # type: ignore[arg-type]
+    repository = repository_over(LimitReachedTable(["a", "b"]))
     # When a page of two is read
     page = repository.scan_users(limit=2, start_key=None)
     # Then both come back and no empty page is promised
@@ -36,7 +42,7 @@ def test_a_full_last_page_carries_no_next_key() -> None:
 
 
 def test_following_the_next_key_reads_every_user_once() -> None:
-    repository = UserRepository(LimitReachedTable(["a", "b", "c", "d", "e"]))  # type: ignore[arg-type]
+    repository = repository_over(LimitReachedTable(["a", "b", "c", "d", "e"]))
     seen: list[str] = []
     key = None
     for _ in range(10):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from tests.handler.conftest import Invoke, api_event, create_user, table_items
+from tests.handler.conftest import Invoke, api_event, create_user, idempotency_items, table_items
 
 ISO_Z_MILLIS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -175,7 +175,7 @@ def test_delete_with_stale_if_match_is_412_and_keeps_the_user(invoke: Invoke) ->
 
 
 def test_following_next_token_returns_every_user_exactly_once(invoke: Invoke) -> None:
-    # Given 7 users, and idempotency records mixed into the same table
+    # Given 7 users, 2 of them created with an Idempotency-Key
     created = {create_user(invoke, name=f"User {i}")["UserId"] for i in range(5)}
     for i in range(2):
         response = invoke(
@@ -206,7 +206,32 @@ def test_following_next_token_returns_every_user_exactly_once(invoke: Invoke) ->
 
     # Then
     assert sorted(seen) == sorted(created)
-    assert all(not user_id.startswith("idempotency#") for user_id in seen)
+
+
+def test_pages_are_never_empty_while_a_next_token_is_given(invoke: Invoke) -> None:
+    """Regression: idempotency records shared the users table, so after keyed creates and
+    deletes a page could hold no user and still carry a nextToken."""
+    # Given 12 keyed creates of which 11 were deleted
+    created = [
+        invoke(
+            api_event(
+                "POST",
+                "/users",
+                body={"name": f"Keyed {i}", "email": "k@example.com"},
+                headers={"Idempotency-Key": f"page-key-{i}"},
+            )
+        ).data["UserId"]
+        for i in range(12)
+    ]
+    for user_id in created[:-1]:
+        assert invoke(api_event("DELETE", f"/users/{user_id}")).status == 200
+
+    # When the client pages one user at a time
+    page = invoke(api_event("GET", "/users", query={"limit": "1"}))
+
+    # Then the first page holds the one user and says there is nothing more
+    assert [user["UserId"] for user in page.data["users"]] == [created[-1]]
+    assert "nextToken" not in page.data
 
 
 def test_a_page_that_ends_the_table_has_no_next_token(invoke: Invoke) -> None:
@@ -247,10 +272,10 @@ def test_same_idempotency_key_and_body_returns_the_first_user_and_stores_one(
     assert second.status == 200
     assert second.header("Idempotent-Replayed") == "true"
     assert second.data["UserId"] == first.data["UserId"]
-    users = [i for i in table_items() if not str(i["UserId"]).startswith("idempotency#")]
-    assert len(users) == 1
-    records = [i for i in table_items() if str(i["UserId"]).startswith("idempotency#")]
+    assert len(table_items()) == 1
+    records = idempotency_items()
     assert len(records) == 1
+    assert records[0]["userId"] == first.data["UserId"]
     assert int(records[0]["expiresAt"]) > 0
     assert "create-grace-1" not in str(records[0])  # only a hash of the key is stored
 
@@ -262,7 +287,7 @@ def test_same_idempotency_key_with_another_body_is_409_and_writes_nothing(
     first = invoke(
         api_event("POST", "/users", body={"name": "A", "email": "a@example.com"}, headers=headers)
     )
-    before = table_items()
+    before = (table_items(), idempotency_items())
 
     second = invoke(
         api_event("POST", "/users", body={"name": "B", "email": "b@example.com"}, headers=headers)
@@ -271,7 +296,7 @@ def test_same_idempotency_key_with_another_body_is_409_and_writes_nothing(
     assert first.status == 201
     assert second.status == 409
     assert second.body["code"] == "IDEMPOTENCY_CONFLICT"
-    assert table_items() == before
+    assert (table_items(), idempotency_items()) == before
 
 
 def test_idempotency_key_must_be_printable_and_at_most_128_characters(invoke: Invoke) -> None:

@@ -1,69 +1,79 @@
-"""The table: key schema, on-demand, KMS encryption, recovery and removal per environment."""
+"""The tables: key schema, on-demand, KMS encryption, TTL, recovery and removal per environment."""
 
 from __future__ import annotations
 
-from aws_cdk.assertions import Match, Template
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
 
 from infra.stack import UsersApiStack
-from tests.infra.conftest import Synthesized, only_resource
+from tests.infra.conftest import Synthesized
 
 
-def test_table_is_keyed_by_user_id_on_demand(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::DynamoDB::Table",
-        {
-            "KeySchema": [{"AttributeName": "UserId", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "UserId", "AttributeType": "S"}],
-            "BillingMode": "PAY_PER_REQUEST",
-            "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
-        },
-    )
+def tables(stack: UsersApiStack, template: Template) -> dict[str, dict[str, Any]]:
+    """The two tables' resources, by role."""
+    resources = template.find_resources("AWS::DynamoDB::Table")
+    assert len(resources) == 2
+    ids = {
+        "users": stack.resolve(stack.data.table.table_name)["Ref"],
+        "idempotency": stack.resolve(stack.data.idempotency_table.table_name)["Ref"],
+    }
+    return {role: dict(resources[logical_id]) for role, logical_id in ids.items()}
 
 
-def test_table_is_encrypted_with_the_stacks_rotating_key(
+def test_users_table_holds_only_users_keyed_by_user_id(
     stack: UsersApiStack, template: Template
+) -> None:
+    users = tables(stack, template)["users"]["Properties"]
+    assert users["KeySchema"] == [{"AttributeName": "UserId", "KeyType": "HASH"}]
+    assert users["AttributeDefinitions"] == [{"AttributeName": "UserId", "AttributeType": "S"}]
+    assert users["BillingMode"] == "PAY_PER_REQUEST"
+    assert "TimeToLiveSpecification" not in users  # users never expire
+
+
+def test_idempotency_records_have_a_table_of_their_own_that_expires_them(
+    stack: UsersApiStack, template: Template
+) -> None:
+    records = tables(stack, template)["idempotency"]["Properties"]
+    assert records["KeySchema"] == [{"AttributeName": "IdempotencyKey", "KeyType": "HASH"}]
+    assert records["BillingMode"] == "PAY_PER_REQUEST"
+    assert records["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+
+
+@pytest.mark.parametrize("role", ["users", "idempotency"])
+def test_each_table_is_encrypted_with_the_stacks_rotating_key_and_recoverable(
+    stack: UsersApiStack, template: Template, role: str
 ) -> None:
     # Given the stack's own customer-managed key
     key_arn = stack.resolve(stack.data.key.key_arn)
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
-    # Then the table's server-side encryption names exactly that key
-    template.has_resource_properties(
-        "AWS::DynamoDB::Table",
-        {"SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn}},
-    )
-
-
-def test_point_in_time_recovery_uses_the_specification(template: Template) -> None:
-    table = only_resource(template, "AWS::DynamoDB::Table")["Properties"]
+    # Then the table's server-side encryption names exactly that key, and PITR is on
+    table = tables(stack, template)[role]["Properties"]
+    assert table["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": key_arn,
+    }
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    # And no fixed physical name: a retried deploy can never collide with a failed one's leftovers
+    assert "TableName" not in table
 
 
-def test_prod_data_is_retained_and_protected(synthesized: Synthesized) -> None:
-    _, template = synthesized["prod"]
-    template.has_resource(
-        "AWS::DynamoDB::Table",
-        {
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
-            "Properties": Match.object_like({"DeletionProtectionEnabled": True}),
-        },
-    )
+@pytest.mark.parametrize("role", ["users", "idempotency"])
+def test_prod_data_is_retained_and_protected(synthesized: Synthesized, role: str) -> None:
+    stack, template = synthesized["prod"]
+    table = tables(stack, template)[role]
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
     template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Retain"})
 
 
-def test_dev_data_is_destroyed_with_the_stack(synthesized: Synthesized) -> None:
-    _, template = synthesized["dev"]
-    template.has_resource(
-        "AWS::DynamoDB::Table",
-        {
-            "DeletionPolicy": "Delete",
-            "Properties": Match.object_like({"DeletionProtectionEnabled": False}),
-        },
-    )
+@pytest.mark.parametrize("role", ["users", "idempotency"])
+def test_dev_data_is_destroyed_with_the_stack(synthesized: Synthesized, role: str) -> None:
+    stack, template = synthesized["dev"]
+    table = tables(stack, template)[role]
+    assert table["DeletionPolicy"] == "Delete"
+    assert table["Properties"]["DeletionProtectionEnabled"] is False
     template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Delete"})
-
-
-def test_no_fixed_physical_names_on_table_or_key(template: Template) -> None:
-    # A retried deploy can then never collide with what a failed one left behind.
-    assert "TableName" not in only_resource(template, "AWS::DynamoDB::Table")["Properties"]
     template.resource_count_is("AWS::KMS::Alias", 0)

@@ -25,6 +25,7 @@ def test_stack_name_and_every_environment_scoped_name_agree(
         f"/{environment}/users-api/{leaf}"
         for leaf in (
             ParameterNames.TABLE_NAME,
+            ParameterNames.IDEMPOTENCY_TABLE_NAME,
             ParameterNames.DEFAULT_PAGE_SIZE,
             ParameterNames.MAX_PAGE_SIZE,
         )
@@ -42,6 +43,11 @@ def test_parameters_hold_the_table_name_and_page_sizes(
     template.has_resource_properties(
         "AWS::SSM::Parameter",
         {"Name": f"/{environment}/users-api/tableName", "Type": "String", "Value": table_ref},
+    )
+    records_ref = stack.resolve(stack.data.idempotency_table.table_name)
+    template.has_resource_properties(
+        "AWS::SSM::Parameter",
+        {"Name": f"/{environment}/users-api/idempotencyTableName", "Value": records_ref},
     )
     template.has_resource_properties(
         "AWS::SSM::Parameter", {"Name": f"/{environment}/users-api/defaultPageSize", "Value": "20"}
@@ -86,6 +92,7 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         "RestApiId",
         "StageName",
         "TableName",
+        "IdempotencyTableName",
         "FunctionName",
         "TableKeyArn",
         "ParameterPath",

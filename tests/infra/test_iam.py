@@ -38,6 +38,7 @@ def test_function_role_allows_exactly_the_calls_the_code_makes(
 ) -> None:
     # Given the exact resources the function uses
     table_arn = stack.resolve(stack.data.table.table_arn)
+    records_arn = stack.resolve(stack.data.idempotency_table.table_arn)
     key_arn = stack.resolve(stack.data.key.key_arn)
     log_group_arn = stack.resolve(stack.service.log_group.log_group_arn)
     parameter_arns = [stack.resolve(arn) for arn in stack.config.parameter_arns]
@@ -58,6 +59,11 @@ def test_function_role_allows_exactly_the_calls_the_code_makes(
                 "dynamodb:UpdateItem",
             ],
             "Resource": table_arn,
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+            "Resource": records_arn,
         },
         {
             "Effect": "Allow",
