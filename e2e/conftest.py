@@ -26,6 +26,11 @@ from e2e.harness.session import COMPOSE_PROJECT, LocalStack, start_localstack
 TIMINGS: dict[str, float] = {}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Fault injection runs last, so no other test meets a stalled or restarted dependency.
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if TIMINGS:
         E2E_TIMINGS_FILE.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,11 @@
 """What a failed AWS call says about a write: *refused* (nothing was applied) or *unconfirmed*
 (it was sent and may have been applied).
 
-- refused: throttling, a transaction cancelled by a conflict, a connection that never opened;
-- unconfirmed: a read timeout, a connection closed mid-request, a server-side 5xx, a transaction
-  with the same token still in flight.
+- refused: throttling, a 503, a transaction cancelled by a conflict, a connection that never
+  opened;
+- unconfirmed: a read timeout, a connection closed mid-request, any other server-side 5xx
+  (DynamoDB's ``InternalServerError`` may come after the write was applied), a transaction with
+  the same token still in flight.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def outcome_of(exc: BaseException) -> Outcome | None:
     if code in IN_FLIGHT_ERROR_CODES:
         return Outcome.UNCONFIRMED
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    if status >= 500 or code in {"InternalServerError", "ServiceUnavailable"}:
-        return Outcome.UNCONFIRMED  # the service may have applied it before failing
+    if status == 503 or code == "ServiceUnavailable":
+        return Outcome.REFUSED  # the service turned the request away without processing it
+    if status >= 500 or code == "InternalServerError":
+        return Outcome.UNCONFIRMED  # it failed while processing: it may have applied the write
     return None

@@ -45,9 +45,9 @@ def cancelled(*reasons: str) -> Fault:
     return Fault(before=lambda: _error(400, parsed))
 
 
-def server_error() -> Fault:
-    parsed = {"Error": {"Code": "InternalServerError", "Message": "internal"}}
-    return Fault(before=lambda: _error(500, parsed))
+def server_error(code: str = "InternalServerError", status: int = 500) -> Fault:
+    parsed = {"Error": {"Code": code, "Message": "internal"}}
+    return Fault(before=lambda: _error(status, parsed))
 
 
 def unreachable() -> Fault:

@@ -84,6 +84,7 @@ REFUSALS = {
     "request limit": refused("RequestLimitExceeded"),
     "never connected": unreachable(),
     "transaction conflict": cancelled("TransactionConflict", "None"),
+    "service unavailable (503)": server_error("ServiceUnavailable", 503),
 }
 
 
@@ -327,7 +328,11 @@ def test_a_create_never_confirmed_answers_504_and_a_keyed_retry_leaves_one_user(
     assert [item["UserId"] for item in table_items()] == [retry.data["UserId"]]
 
 
-@pytest.mark.parametrize("fault", [lost(), server_error()], ids=["lost", "5xx"])
+@pytest.mark.parametrize(
+    "fault",
+    [lost(), server_error(), server_error("InternalError", 500)],
+    ids=["lost", "InternalServerError", "another 500"],
+)
 def test_writes_never_confirmed_answer_504(faulty: Callable[..., FaultyApi], fault: Fault) -> None:
     # Given a user, and DynamoDB never confirming a write
     api = faulty()
