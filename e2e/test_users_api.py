@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
 from typing import Any
 
 import pytest
 
 from e2e.api_client import Api, assert_error, assert_success, new_user
-from infra.names import OutputKeys
+from infra.names import RESERVED_CONCURRENCY, OutputKeys
 
 
 @pytest.fixture
@@ -225,3 +227,33 @@ def test_responses_carry_cors_and_request_id_headers(api: Api) -> None:
     assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://client.example")
     assert response.headers["X-Request-Id"]
     assert json.loads(response.text)["success"] is True
+
+
+def test_racing_creates_with_the_same_key_all_answer_the_one_user(
+    api: Api, aws: Any, deployment: Any
+) -> None:
+    # Given one body and one Idempotency-Key, sent by as many clients at once as may run
+    body = new_user()
+    headers = {"Idempotency-Key": f"race-{body['email']}"}
+    barrier = Barrier(RESERVED_CONCURRENCY)
+
+    def create(_: int) -> Any:
+        barrier.wait()
+        return api.request("POST", "/users", json=body, headers=headers)
+
+    # When they race
+    with ThreadPoolExecutor(RESERVED_CONCURRENCY) as pool:
+        answers = list(pool.map(create, range(RESERVED_CONCURRENCY)))
+
+    # Then every one answers the same user (201 once, 200 for replays), none a 503
+    statuses = sorted(response.status_code for response in answers)
+    assert set(statuses) <= {200, 201}, statuses
+    assert statuses.count(201) == 1, statuses
+    assert len({response.json()["data"]["UserId"] for response in answers}) == 1
+    stored = aws("dynamodb").scan(
+        TableName=deployment.outputs[OutputKeys.TABLE_NAME],
+        ConsistentRead=True,
+        FilterExpression="email = :email",
+        ExpressionAttributeValues={":email": {"S": body["email"]}},
+    )["Items"]
+    assert len(stored) == 1
