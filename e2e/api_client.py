@@ -11,6 +11,7 @@ from typing import Any
 import requests
 
 from e2e.harness.deploy import ENVIRONMENT
+from e2e.openapi_check import check_response
 
 TIMEOUT = 30
 
@@ -20,7 +21,9 @@ class Api:
     base_url: str
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return requests.request(method, f"{self.base_url}{path}", timeout=TIMEOUT, **kwargs)
+        response = requests.request(method, f"{self.base_url}{path}", timeout=TIMEOUT, **kwargs)
+        check_response(response, self.base_url)  # every answer is what docs/openapi.yaml says
+        return response
 
     def create_user(self, **fields: Any) -> dict[str, Any]:
         response = self.request("POST", "/users", json=new_user(**fields))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.api import UsersApi
@@ -12,13 +12,16 @@ from infra.config import ServiceConfig
 from infra.data import UsersData
 from infra.function import UsersFunction
 from infra.monitoring import Monitoring
-from infra.names import OutputKeys
+from infra.names import SERVICE_NAME, OutputKeys
 from infra.settings import EnvironmentSettings
 
 
 class UsersApiStack(Stack):
     def __init__(self, scope: Construct, *, settings: EnvironmentSettings, **kwargs: Any) -> None:
         super().__init__(scope, settings.stack_name, **kwargs)
+        # Every taggable resource names its service and environment (cost reports, ownership).
+        for key, value in {"service": SERVICE_NAME, "environment": settings.name}.items():
+            Tags.of(self).add(key, value)
         self.data = data = UsersData(self, "Data", settings=settings)
         self.config = config = ServiceConfig(
             self,
