@@ -85,6 +85,12 @@ def test_non_strings_are_rejected(body: dict[str, Any]) -> None:
         ("phone", "1" * 21),
         ("phone", "555-CALL-NOW"),
         ("name", "bad\x00name"),
+        ("name", "C1\x85control"),
+        ("name", "Ada \u202ecilbup"),  # a right-to-left override disguises the text
+        ("name", "Ada \u2066isolate"),
+        ("address", "12 Street\x9b"),
+        ("address", "12 \u202aStreet"),
+        ("phone", "+ ( ) -"),  # no digit at all
     ],
 )
 def test_malformed_values_are_rejected(field: str, value: str) -> None:
@@ -95,6 +101,16 @@ def test_malformed_values_are_rejected(field: str, value: str) -> None:
 
 
 @pytest.mark.parametrize("field", ["UserId", "createdAt", "updatedAt", "version", "role"])
+def test_an_internationalised_top_level_domain_is_a_valid_email() -> None:
+    assert validate_new_user({**VALID, "email": "ivan@example.xn--p1ai"})["email"] == (
+        "ivan@example.xn--p1ai"
+    )
+
+
+def test_an_address_keeps_its_newlines_and_tabs() -> None:
+    assert validate_new_user({**VALID, "address": "1 Road\n\tTown"})["address"] == "1 Road\n\tTown"
+
+
 def test_server_and_unknown_fields_are_rejected(field: str) -> None:
     with pytest.raises(ValidationFailed) as exc:
         validate_new_user({**VALID, field: "x"})
