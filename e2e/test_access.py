@@ -42,6 +42,7 @@ def test_every_deployed_methods_authorization_equals_the_templates(
     # And only health and the preflights are anonymous
     assert {route for route, kind in live.items() if kind == "NONE"} == {
         "GET /",
+        "OPTIONS /",
         "OPTIONS /users",
         "OPTIONS /users/{userId}",
     }

@@ -49,6 +49,7 @@ USER_OPERATIONS: Final = (
 READ_OPERATIONS: Final = tuple(op for op in USER_OPERATIONS if op.reads)
 ANONYMOUS_OPERATIONS: Final = (
     Operation("GET", "/"),
+    Operation("OPTIONS", "/"),
     Operation("OPTIONS", USERS_PATH),
     Operation("OPTIONS", USER_PATH),
 )

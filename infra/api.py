@@ -244,6 +244,7 @@ class UsersApi(Construct):
             "GET", integration, authorization_type=apigw.AuthorizationType.NONE
         )
         acknowledge(health, *HEALTH_IS_ANONYMOUS)
+        self._add_preflight(root, ["GET"])
         for resource, methods in ((users, USERS_METHODS), (user, USER_METHODS)):
             for method in methods:
                 self._add_protected(resource, method, integration)
@@ -270,7 +271,7 @@ class UsersApi(Construct):
             authorization_scopes=options.authorization_scopes,
         )
 
-    def _add_preflight(self, resource: apigw.Resource, methods: list[str]) -> apigw.Method:
+    def _add_preflight(self, resource: apigw.IResource, methods: list[str]) -> apigw.Method:
         """The CORS preflight, answered by API Gateway itself with its request id."""
         origins = self.settings.allowed_origins
         headers = {

@@ -21,6 +21,7 @@ ORGANIZATION = "o-abcdef1234"
 IAM_TABLE = {
     "GET /": "NONE",
     "ANY /": "AWS_IAM",
+    "OPTIONS /": "NONE",
     "ANY /{proxy+}": "AWS_IAM",
     "GET /users": "AWS_IAM",
     "POST /users": "AWS_IAM",
@@ -139,6 +140,7 @@ def test_policy_arns_are_outputs(template: Template) -> None:
 def anonymous(environment: str) -> list[str]:
     return [
         f"execute-api:/{environment}/GET/",
+        f"execute-api:/{environment}/OPTIONS/",
         f"execute-api:/{environment}/OPTIONS/users",
         f"execute-api:/{environment}/OPTIONS/users/*",
     ]

@@ -36,9 +36,13 @@ def synth_report(
     *,
     acknowledgements: tuple[Acknowledgement, ...] = ACKNOWLEDGEMENTS,
     change: Callable[[UsersApiStack], None] = lambda stack: None,
+    context: dict[str, str] | None = None,
 ) -> tuple[Report, Exception | None]:
     """Synthesize the app with cdk-nag and return its AwsSolutions report and any failure."""
-    app = App(outdir=str(outdir), context={**NO_BUNDLING, "environment": environment})
+    app = App(
+        outdir=str(outdir),
+        context={**NO_BUNDLING, "environment": environment, **(context or {})},
+    )
     change(main.build_stack(app, acknowledgements))
     error: Exception | None = None
     try:
@@ -149,3 +153,17 @@ def test_a_new_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
     # does not cover the new Action::s3:* finding
     assert error is not None
     assert rule_names(report["violations"]) == {"AwsSolutions-IAM5[Action::s3:*]"}
+
+
+def test_cognito_mode_passes_without_the_iam_acknowledgement(tmp_path: Path) -> None:
+    # Given prod with a Cognito user pool authorizer
+    pool = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbCdEf123"
+    report, error = synth_report(
+        tmp_path,
+        "prod",
+        context={"authorization": "cognito", "cognitoUserPoolArn": pool},
+    )
+    # Then nothing is left unacknowledged, and COG4 is acknowledged on the health check alone
+    assert error is None, error
+    assert report["violations"] == []
+    assert IAM_AUTHORIZATION.reason not in {e["reason"] for e in report["suppressedViolations"]}
