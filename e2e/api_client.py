@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from e2e.harness.deploy import ENVIRONMENT
+from e2e.harness.deploy import ENVIRONMENT, REGION
 from e2e.openapi_check import check_response
+from e2e.signing import LOCALSTACK_CREDENTIALS, SigV4
 
 TIMEOUT = 30
 
 
 @dataclass
 class Api:
+    """Every request is signed with SigV4, as a real IAM caller's would be."""
+
     base_url: str
+    region: str = REGION
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        auth = SigV4(LOCALSTACK_CREDENTIALS, self.region)
+        return self.unsigned(method, path, auth=auth, **kwargs)
+
+    def unsigned(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """What a browser's preflight, a health monitor or an anonymous caller sends."""
         response = requests.request(method, f"{self.base_url}{path}", timeout=TIMEOUT, **kwargs)
         check_response(response, self.base_url)  # every answer is what docs/openapi.yaml says
         return response
@@ -76,3 +85,23 @@ def log_messages(aws: Any, log_group: str) -> list[str]:
     """Every message in a log group, all pages."""
     pages = aws("logs").get_paginator("filter_log_events").paginate(logGroupName=log_group)
     return [event["message"] for page in pages for event in page["events"]]
+
+
+def declared_authorization(template: Mapping[str, Any]) -> dict[str, str]:
+    """`{"GET /users/{userId}": "AWS_IAM", ...}`: every method of a synthesized template."""
+    resources = template["Resources"]
+
+    def path_of(resource_id: Any) -> str:
+        if "Fn::GetAtt" in resource_id:  # the REST API's root resource
+            return "/"
+        resource = resources[resource_id["Ref"]]["Properties"]
+        parent = path_of(resource["ParentId"])
+        return f"{parent.rstrip('/')}/{resource['PathPart']}"
+
+    return {
+        f"{method['Properties']['HttpMethod']} {path_of(method['Properties']['ResourceId'])}": (
+            method["Properties"].get("AuthorizationType", "NONE")
+        )
+        for method in resources.values()
+        if method["Type"] == "AWS::ApiGateway::Method"
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -51,6 +51,7 @@ DASHBOARD_PERIOD = Duration.minutes(1)
 # Pasted into the request-trail query in place of a real id (the X-Request-Id header).
 REQUEST_ID_PLACEHOLDER = "REPLACE-WITH-REQUEST-ID"
 CLOUDWATCH_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey*"]
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 
 
 def error_log_metric_name(environment: str) -> str:
@@ -111,16 +112,30 @@ class Monitoring(Construct):
             # Nothing is stored under this key: notifications are delivered, not kept.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        # CloudWatch publishes alarm notifications to the encrypted topic with this key.
+        # CloudWatch publishes alarm notifications to the encrypted topic with this key,
+        # on behalf of this stack's alarms only.
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsToUseTheKey",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
                 actions=CLOUDWATCH_KEY_ACTIONS,
                 resources=["*"],
+                conditions=self._from_this_stacks_alarms(),
             )
         )
         return key
+
+    def _from_this_stacks_alarms(self) -> dict[str, dict[str, str]]:
+        """Conditions that keep CloudWatch from acting for any other account's or stack's alarms."""
+        # Every alarm is named after the stack; pseudo parameters hold wherever it is deployed.
+        alarms = (
+            f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:"
+            f"{self.name_prefix}-*"
+        )
+        return {
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {"aws:SourceArn": alarms},
+        }
 
     def _topic(self, settings: EnvironmentSettings) -> sns.Topic:
         topic = sns.Topic(
@@ -129,6 +144,17 @@ class Monitoring(Construct):
             display_name=f"Users API {settings.name} alarms",
             master_key=self.topic_key,
             enforce_ssl=True,
+        )
+        # A topic policy replaces SNS's default one: without this Allow, beside the TLS-only
+        # Deny, CloudWatch may not publish and alarms would notify nobody.
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions=self._from_this_stacks_alarms(),
+            )
         )
         if settings.alarm_email:
             topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))

@@ -3,7 +3,10 @@
 cdk-nag 3.x is a CDK validation plugin: it runs when the app synthesizes and any finding that
 is not acknowledged fails the synth (`cdk synth`, `cdk deploy`, `scripts/synth_templates.py`
 and the tests alike). Each acknowledgement names exactly one finding, with its pack prefix
-(`AwsSolutions-IAM5[Resource::*]`), and applies app-wide. CDK files it under the pack's
+(`AwsSolutions-IAM5[Resource::*]`). `ACKNOWLEDGEMENTS` apply app-wide; the few in
+`SCOPED_ACKNOWLEDGEMENTS` are applied by a construct to itself and what it contains (the
+anonymous health method, the IAM-authorized API), so the same finding anywhere else still
+fails the synth. CDK files each under the pack's
 namespace (`AwsSolutions::...`), so the synth's validation report lists every acknowledged
 finding with its reason under `suppressedViolations`: the audit trail. A misspelled id would
 match nothing, silently; tests/infra/test_nag.py proves that each one matches a real finding.
@@ -16,8 +19,14 @@ from typing import Final
 
 from aws_cdk import Acknowledgment, App, Validations
 from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+from infra.access import USER_OPERATIONS
+from infra.settings import ENVIRONMENTS
 
 PACK: Final = "AwsSolutions"
+# The REST API's logical id, as the findings on the callers' policies name it.
+REST_API_LOGICAL_ID: Final = "ApiRestApiE35FEAFE"
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,21 @@ class Acknowledgement:
     def validation_id(self) -> str:
         """The id CDK's Validations API files the acknowledgement under."""
         return f"{PACK}::{self.finding}"
+
+
+def _caller_policy_acknowledgements() -> tuple[Acknowledgement, ...]:
+    """The callers' policies name each method ARN; in `/users/*` the `*` is the user id."""
+    return tuple(
+        Acknowledgement(
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:"
+            f"<AWS::AccountId>:<{REST_API_LOGICAL_ID}>/{environment}/{op.method}{op.arn_path}]",
+            f"{op.method} {op.path} of the {environment} stage: the wildcard stands for the "
+            "user id path segment, which a method ARN cannot name any other way.",
+        )
+        for environment in ENVIRONMENTS
+        for op in USER_OPERATIONS
+        if "*" in op.arn_path
+    )
 
 
 ACKNOWLEDGEMENTS: Final[tuple[Acknowledgement, ...]] = (
@@ -43,16 +67,6 @@ ACKNOWLEDGEMENTS: Final[tuple[Acknowledgement, ...]] = (
         "Load is bounded by stage throttling and the function's reserved concurrency; a WAFv2 "
         "web ACL is an account-level control (and cost) that the platform team associates with "
         "the stage outside this stack when it is required.",
-    ),
-    Acknowledgement(
-        "AwsSolutions-APIG4",
-        "The API contract defines no authentication: clients and "
-        "the black-box contract tests call it without credentials.",
-    ),
-    Acknowledgement(
-        "AwsSolutions-COG4",
-        "Same as APIG4: the contract is unauthenticated, so there is no Cognito user pool "
-        "authorizer to attach.",
     ),
     Acknowledgement(
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
@@ -70,12 +84,37 @@ ACKNOWLEDGEMENTS: Final[tuple[Acknowledgement, ...]] = (
         "The runtime is pinned to Python 3.13 on purpose: the function's dependencies are "
         "locked, bundled and tested for 3.13, and a runtime upgrade is its own tested change.",
     ),
+    *_caller_policy_acknowledgements(),
 )
+
+
+# Applied by infra/api.py to the one method each is about.
+HEALTH_IS_ANONYMOUS: Final = tuple(
+    Acknowledgement(
+        finding,
+        "GET / is the health check: it holds no personal data, and the contract lets "
+        "monitors call it without credentials. Every other method is authorized.",
+    )
+    for finding in ("AwsSolutions-APIG4", "AwsSolutions-COG4")
+)
+IAM_AUTHORIZATION: Final = Acknowledgement(
+    "AwsSolutions-COG4",
+    "This API runs with authorization=iam: every method that reaches users' data uses "
+    "AWS_IAM (SigV4 and execute-api:Invoke from the stack's policies), which authenticates "
+    "AWS principals; a Cognito user pool authorizer is the opt-in authorization=cognito mode.",
+)
+SCOPED_ACKNOWLEDGEMENTS: Final = (*HEALTH_IS_ANONYMOUS, IAM_AUTHORIZATION)
 
 
 def add_checks(app: App, acknowledgements: tuple[Acknowledgement, ...] = ACKNOWLEDGEMENTS) -> None:
     """Run the AwsSolutions pack on every stack of `app` and acknowledge the deliberate findings."""
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
-    Validations.of(app).acknowledge(
-        *(Acknowledgment(id=a.validation_id, reason=a.reason) for a in acknowledgements)
-    )
+    acknowledge(app, *acknowledgements)
+
+
+def acknowledge(scope: IConstruct, *acknowledgements: Acknowledgement) -> None:
+    """Acknowledge findings on `scope` and everything it contains."""
+    if acknowledgements:
+        Validations.of(scope).acknowledge(
+            *(Acknowledgment(id=a.validation_id, reason=a.reason) for a in acknowledgements)
+        )

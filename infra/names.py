@@ -37,3 +37,6 @@ class OutputKeys:
     FUNCTION_NAME: Final = "FunctionName"
     KEY_ARN: Final = "TableKeyArn"
     PARAMETER_PATH: Final = "ParameterPath"
+    # IAM authorization only: the managed policies a consumer attaches to its role.
+    READ_ONLY_POLICY_ARN: Final = "ReadOnlyPolicyArn"
+    READ_WRITE_POLICY_ARN: Final = "ReadWritePolicyArn"

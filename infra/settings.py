@@ -8,6 +8,7 @@ The environment name comes from `-c environment=<name>` or the ENVIRONMENT varia
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -50,6 +51,32 @@ class AlarmThresholds:
     error_log_lines: int
 
 
+# Who may call the API. There is no "none": every route that touches users is authorized.
+IAM = "iam"  # callers sign with SigV4 and need execute-api:Invoke (the stack's policies)
+COGNITO = "cognito"  # callers send a token of a Cognito user pool this stack does not own
+AUTHORIZATION_MODES = (IAM, COGNITO)
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+_USER_POOL_ARN = re.compile(r"^arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+_\w+$")
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """How callers authenticate, and which AWS principals the API's resource policy admits.
+
+    In `iam` mode the resource policy admits `allowed_accounts` and `allowed_organization`;
+    with neither, only the deploying account. In `cognito` mode callers carry no AWS
+    identity, so there is no principal to limit and no resource policy.
+    """
+
+    authorization: str = IAM
+    cognito_user_pool_arn: str | None = None
+    cognito_scopes: tuple[str, ...] = ()
+    allowed_accounts: tuple[str, ...] = ()
+    allowed_organization: str | None = None
+
+
 @dataclass(frozen=True)
 class EnvironmentSettings:
     name: str
@@ -66,6 +93,7 @@ class EnvironmentSettings:
     # API Gateway's CloudWatch role is one per account and region; only one stack should own it.
     manage_api_gateway_account_role: bool = True
     alarm_email: str | None = field(default=None)
+    access: AccessSettings = field(default_factory=AccessSettings)
 
     @property
     def stack_name(self) -> str:
@@ -89,6 +117,7 @@ ENVIRONMENTS: dict[str, EnvironmentSettings] = {
         throttle_burst_limit=100,
         tracing_enabled=True,
         allowed_origins=("*",),
+        access=AccessSettings(authorization=IAM),
         # Looser and slower: dev traffic is sparse and a single bad request is a large share.
         alarms=AlarmThresholds(
             period_seconds=300,
@@ -113,6 +142,7 @@ ENVIRONMENTS: dict[str, EnvironmentSettings] = {
         throttle_burst_limit=200,
         tracing_enabled=True,
         allowed_origins=("https://app.example.com",),
+        access=AccessSettings(authorization=IAM),
         alarms=AlarmThresholds(
             period_seconds=60,
             evaluation_periods=5,
@@ -161,10 +191,66 @@ def load_settings(
         for key, (attribute, kind) in _OVERRIDES.items()
         if context(key) not in (None, "")
     }
-    settings = replace(settings, **overrides, alarm_email=alarm_email(context, environ))
+    settings = replace(
+        settings,
+        **overrides,
+        alarm_email=alarm_email(context, environ),
+        access=access_settings(context, settings.access),
+    )
     if settings.name == "prod" and "*" in settings.allowed_origins:
         raise ConfigurationError("prod must list its allowed origins; '*' is for dev only")
     return settings
+
+
+def access_settings(context: ContextReader, default: AccessSettings) -> AccessSettings:
+    """The environment's access settings with `-c authorization=...` and friends applied.
+
+    Every value is checked here, at synth time, so a typo fails the synth with one sentence
+    instead of deploying an API that admits nobody (or the wrong account).
+    """
+    mode = str(context("authorization") or default.authorization).strip().lower()
+    if mode not in AUTHORIZATION_MODES:
+        raise ConfigurationError(
+            f"Context 'authorization' must be one of {', '.join(AUTHORIZATION_MODES)}, "
+            f"got {mode!r}; an API without authorization is not offered"
+        )
+    pool_arn = str(context("cognitoUserPoolArn") or default.cognito_user_pool_arn or "").strip()
+    scopes = _coerce("cognitoScopes", context("cognitoScopes") or "", tuple) or (
+        default.cognito_scopes
+    )
+    accounts = _coerce("allowedAccounts", context("allowedAccounts") or "", tuple) or (
+        default.allowed_accounts
+    )
+    organization = str(context("allowedOrganization") or default.allowed_organization or "").strip()
+    if mode == COGNITO:
+        if not _USER_POOL_ARN.match(pool_arn):
+            raise ConfigurationError(
+                "authorization=cognito needs -c cognitoUserPoolArn=arn:aws:cognito-idp:"
+                f"<region>:<account>:userpool/<pool id>, got {pool_arn or 'nothing'!r}"
+            )
+        if accounts or organization:
+            raise ConfigurationError(
+                "allowedAccounts and allowedOrganization limit IAM callers; with "
+                "authorization=cognito the user pool decides who may call"
+            )
+    elif pool_arn or scopes:
+        raise ConfigurationError(
+            "cognitoUserPoolArn and cognitoScopes are read only with -c authorization=cognito"
+        )
+    for account in accounts:
+        if not _ACCOUNT_ID.match(account):
+            raise ConfigurationError(f"allowedAccounts: {account!r} is not a 12-digit account id")
+    if organization and not _ORGANIZATION_ID.match(organization):
+        raise ConfigurationError(
+            f"allowedOrganization: {organization!r} is not an organization id (o-...)"
+        )
+    return AccessSettings(
+        authorization=mode,
+        cognito_user_pool_arn=pool_arn or None,
+        cognito_scopes=scopes,
+        allowed_accounts=accounts,
+        allowed_organization=organization or None,
+    )
 
 
 def alarm_email(context: ContextReader, environ: Mapping[str, str] | None = None) -> str | None:

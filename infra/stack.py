@@ -62,6 +62,13 @@ class UsersApiStack(Stack):
                 OutputKeys.PARAMETER_PATH: config.path,
             }
         )
+        if policies := api.caller_policies:
+            self._outputs(
+                {
+                    OutputKeys.READ_ONLY_POLICY_ARN: policies.read_only.managed_policy_arn,
+                    OutputKeys.READ_WRITE_POLICY_ARN: policies.read_write.managed_policy_arn,
+                }
+            )
 
     def _outputs(self, values: dict[str, str]) -> None:
         for key, value in values.items():

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
-from infra.api import CORS_HEADERS
+from infra.api import CORS_HEADERS, EXPOSED_HEADERS
 from infra.settings import ENVIRONMENTS
 from infra.stack import UsersApiStack
 from tests.infra.conftest import Synthesized, only_resource
@@ -93,7 +93,64 @@ def test_cors_preflight_allows_the_paths_methods_and_the_headers_read(template: 
             "'" + ",".join(CORS_HEADERS) + "'"
         )
         allowed_methods.add(headers["method.response.header.Access-Control-Allow-Methods"])
-    assert allowed_methods == {"'GET,POST,OPTIONS'", "'GET,PUT,DELETE,OPTIONS'"}
+        # API Gateway answers the preflight itself, with its request id like every answer.
+        assert headers["method.response.header.X-Request-Id"] == "context.requestId"
+        (declared,) = preflight["Properties"]["MethodResponses"]
+        assert declared["StatusCode"] == "204"
+        assert set(declared["ResponseParameters"]) == set(headers)
+    assert allowed_methods == {
+        "'GET,OPTIONS'",
+        "'GET,POST,OPTIONS'",
+        "'GET,PUT,DELETE,OPTIONS'",
+    }
+
+
+def test_preflight_allows_the_headers_a_browser_signs_with(template: Template) -> None:
+    assert {"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} <= set(CORS_HEADERS)
+
+
+def test_preflight_echoes_any_listed_origin() -> None:
+    from tests.infra.conftest import synth
+
+    # Given prod with two origins
+    _, template = synth(
+        {"environment": "prod", "allowedOrigins": "https://a.example,https://b.example"}
+    )
+    preflights = template.find_resources(
+        "AWS::ApiGateway::Method", {"Properties": {"HttpMethod": "OPTIONS"}}
+    )
+    for preflight in preflights.values():
+        (response,) = preflight["Properties"]["Integration"]["IntegrationResponses"]
+        headers = response["ResponseParameters"]
+        # Then the first is the default, the second is echoed when it asks, and caches vary
+        assert headers["method.response.header.Access-Control-Allow-Origin"] == (
+            "'https://a.example'"
+        )
+        assert headers["method.response.header.Vary"] == "'Origin'"
+        echo = response["ResponseTemplates"]["application/json"]
+        assert '$origin == "https://b.example"' in echo
+        assert "responseOverride.header.Access-Control-Allow-Origin = $origin" in echo
+
+
+def test_execution_logs_are_owned_by_the_stack_with_the_environments_retention(
+    stack: UsersApiStack, template: Template, environment: str
+) -> None:
+    settings = ENVIRONMENTS[environment]
+    (logical_id, group), *others = [
+        (logical_id, resource)
+        for logical_id, resource in template.find_resources("AWS::Logs::LogGroup").items()
+        if "API-Gateway-Execution-Logs_" in json.dumps(resource)
+    ]
+    assert not others
+    rest_api = stack.resolve(stack.api.rest_api.rest_api_id)
+    assert group["Properties"]["LogGroupName"] == {
+        "Fn::Join": ["", ["API-Gateway-Execution-Logs_", rest_api, f"/{environment}"]]
+    }
+    assert group["Properties"]["RetentionInDays"] == {"dev": 7, "prod": 90}[environment]
+    assert group["DeletionPolicy"] == ("Retain" if settings.retain_data else "Delete")
+    # The stage waits for it: API Gateway would otherwise create it first, unowned.
+    (stage,) = template.find_resources("AWS::ApiGateway::Stage").values()
+    assert logical_id in stage["DependsOn"]
 
 
 def test_prod_never_allows_every_origin(synthesized: Synthesized) -> None:
@@ -140,10 +197,40 @@ def test_api_gateways_own_errors_are_json_envelopes(template: Template, environm
         )
 
 
+def test_every_gateway_response_carries_the_request_id_and_exposes_headers(
+    template: Template,
+) -> None:
+    for properties in gateway_responses(template).values():
+        headers = properties["ResponseParameters"]
+        assert headers["gatewayresponse.header.X-Request-Id"] == "context.requestId"
+        exposed = headers["gatewayresponse.header.Access-Control-Expose-Headers"]
+        assert exposed == "'" + ",".join(EXPOSED_HEADERS) + "'"
+        assert {"Retry-After", "X-Request-Id"} <= set(EXPOSED_HEADERS)
+
+
+def test_refused_callers_get_the_contracts_401_and_403(template: Template) -> None:
+    responses = gateway_responses(template)
+    expected = {
+        "UNAUTHORIZED": ("401", "UNAUTHORIZED"),
+        "ACCESS_DENIED": ("403", "FORBIDDEN"),
+        # Every path and method has a route, so a missing token means an unsigned request.
+        "MISSING_AUTHENTICATION_TOKEN": ("403", "FORBIDDEN"),
+        "INVALID_SIGNATURE": ("403", "FORBIDDEN"),
+        "EXPIRED_TOKEN": ("403", "FORBIDDEN"),
+    }
+    for response_type, (status, code) in expected.items():
+        properties = responses[response_type]
+        assert properties["StatusCode"] == status
+        body = render(properties["ResponseTemplates"]["application/json"])
+        assert body["code"] == code
+        # A fixed sentence: API Gateway's own message names ARNs and signatures.
+        assert "$context.error" not in properties["ResponseTemplates"]["application/json"]
+        assert "arn:" not in body["error"]
+
+
 def test_gateway_responses_answer_the_contracts_statuses(template: Template) -> None:
     responses = gateway_responses(template)
     expected = {
-        "MISSING_AUTHENTICATION_TOKEN": ("404", "NOT_FOUND"),
         "REQUEST_TOO_LARGE": ("413", "PAYLOAD_TOO_LARGE"),
         "THROTTLED": ("429", "TOO_MANY_REQUESTS"),
         "INTEGRATION_FAILURE": ("503", "SERVICE_UNAVAILABLE"),

@@ -96,6 +96,8 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         "FunctionName",
         "TableKeyArn",
         "ParameterPath",
+        "ReadOnlyPolicyArn",
+        "ReadWritePolicyArn",
     }
 
 

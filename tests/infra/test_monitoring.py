@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 
 from infra.monitoring import BUSINESS_METRICS, TABLE_OPERATIONS
 from infra.settings import ConfigurationError, ContextReader, alarm_email
@@ -289,44 +289,80 @@ def test_error_log_lines_are_counted_by_a_metric_filter(
 # --- the alarm topic -------------------------------------------------------------------------
 
 
+def from_this_stacks_alarms(environment: str) -> dict[str, Any]:
+    """CloudWatch may act only for this account's alarms named after this stack."""
+    return {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {
+            "aws:SourceArn": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":cloudwatch:",
+                        {"Ref": "AWS::Region"},
+                        ":",
+                        {"Ref": "AWS::AccountId"},
+                        f":alarm:UsersApi-{environment}-*",
+                    ],
+                ]
+            }
+        },
+    }
+
+
 def test_alarm_topic_is_encrypted_with_a_rotating_key_cloudwatch_may_use(
-    template: Template,
+    template: Template, environment: str
 ) -> None:
     # Given the alarm topic
     topic = only_resource(template, "AWS::SNS::Topic")["Properties"]
     key_id = topic["KmsMasterKeyId"]["Fn::GetAtt"][0]
-    # Then its key rotates and lets CloudWatch alarms encrypt notifications
+    # Then its key rotates and lets CloudWatch encrypt notifications for this stack's alarms
     key = template.to_json()["Resources"][key_id]["Properties"]
     assert key["EnableKeyRotation"] is True
-    assert {
-        "Sid": "AllowCloudWatchAlarmsToUseTheKey",
-        "Effect": "Allow",
-        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-        "Resource": "*",
-    } in key["KeyPolicy"]["Statement"]
-
-
-def test_alarm_topic_refuses_publishing_without_tls(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::SNS::TopicPolicy",
+    cloudwatch = [
+        statement
+        for statement in key["KeyPolicy"]["Statement"]
+        if statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert cloudwatch == [
         {
-            "Topics": [topic_ref(template)],
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Effect": "Deny",
-                                "Action": "sns:Publish",
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        )
-                    ]
-                )
-            },
+            "Sid": "AllowCloudWatchAlarmsToUseTheKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": from_this_stacks_alarms(environment),
+        }
+    ]
+
+
+def test_alarm_topic_accepts_this_stacks_alarms_and_refuses_publishing_without_tls(
+    template: Template, environment: str
+) -> None:
+    # Given the topic's policy, which replaces SNS's default policy
+    policy = only_resource(template, "AWS::SNS::TopicPolicy")["Properties"]
+    assert policy["Topics"] == [topic_ref(template)]
+    # Then it holds exactly the TLS-only Deny and CloudWatch's scoped Allow
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "AllowPublishThroughSSLOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Publish",
+            "Resource": topic_ref(template),
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         },
-    )
+        {
+            "Sid": "AllowCloudWatchAlarmsToPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_ref(template),
+            "Condition": from_this_stacks_alarms(environment),
+        },
+    ]
 
 
 def test_no_email_subscription_unless_configured(template: Template) -> None:
