@@ -47,7 +47,8 @@ def operations_of(document: dict[str, Any]) -> Operations:
 def function_operations() -> Operations:
     """The routes the function's resolver registers (CORS preflights are not routes)."""
     sys.path[:0] = [str(ROOT / "lambda")]
-    from users_api.api import Container, UsersApi
+    from users_api.api import UsersApi
+    from users_api.container import Container
     from users_api.settings import Settings
 
     settings = Settings.from_env({})
