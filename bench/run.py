@@ -85,6 +85,10 @@ def main() -> None:
     unit_suite(args.unit_runs)
     if not args.skip_e2e:
         e2e_cycle(args.first_install)
+    cold_start = [sys.executable, str(ROOT / "bench" / "cold_start.py")]
+    if args.skip_e2e:
+        cold_start.append("--skip-localstack")
+    subprocess.run(cold_start, check=True)  # noqa: S603 - our own benchmark
 
 
 if __name__ == "__main__":

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from users_api.api import UsersApi
 from users_api.container import Container
 from users_api.observability import ENVIRONMENT_DIMENSION, logger, metrics, tracer
 from users_api.settings import Settings
+
+if TYPE_CHECKING:  # only a type: the module is not worth importing at every cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 SETTINGS = Settings.from_env()
 metrics.set_default_dimensions(**{ENVIRONMENT_DIMENSION: SETTINGS.environment})

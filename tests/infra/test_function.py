@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-
 from aws_cdk.assertions import Match, Template
 
-from infra.bundling import PipLocalBundling
 from infra.names import RESERVED_CONCURRENCY
 from infra.stack import UsersApiStack
 from tests.infra.conftest import only_resource
@@ -112,46 +108,3 @@ def test_environment_holds_only_non_secret_settings(template: Template, environm
     assert all(isinstance(value, str) for value in variables.values())
     assert variables["ENVIRONMENT"] == environment
     assert variables["CONFIG_PARAMETER_PATH"] == f"/{environment}/users-api"
-
-
-class FakeRunner:
-    def __init__(self) -> None:
-        self.commands: list[list[str]] = []
-
-    def __call__(self, command: Sequence[str]) -> None:
-        self.commands.append(list(command))
-
-
-def test_local_bundling_installs_for_the_runtime_without_docker(tmp_path: Path) -> None:
-    # Given a code folder with tests, caches and a requirements file
-    source = tmp_path / "lambda"
-    (source / "tests").mkdir(parents=True)
-    (source / "__pycache__").mkdir()
-    (source / "handler.py").write_text("def lambda_handler(event, context): ...\n")
-    (source / "requirements.txt").write_text("aws-lambda-powertools==3.37.0\n")
-    (source / "tests" / "test_x.py").write_text("")
-    (source / "__pycache__" / "handler.cpython-313.pyc").write_bytes(b"")
-    runner = FakeRunner()
-    output = tmp_path / "out"
-    output.mkdir()
-
-    # When the local bundler runs
-    bundled = PipLocalBundling(
-        source, python_version="3.13", platform="manylinux2014_x86_64", run=runner
-    ).try_bundle(str(output), image=None)
-
-    # Then pip installed the pinned requirements for Lambda's interpreter, without boto3
-    assert bundled is True
-    (command,) = runner.commands
-    assert command[1:4] == ["-m", "pip", "install"]
-    for flag in (
-        "--no-deps",
-        "--only-binary=:all:",
-        "--platform=manylinux2014_x86_64",
-        "--python-version=3.13",
-        f"--target={output}",
-    ):
-        assert flag in command
-    assert command[-1] == str(source / "requirements.txt")
-    # And only the code was copied: no tests, caches or requirements file
-    assert sorted(path.name for path in output.iterdir()) == ["handler.py"]
