@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.settings import AccessSettings
+from users_api.definitions import HEALTH_PATH, ROUTES, USER_PATH, USERS_PATH
 
 INVOKE: Final = "execute-api:Invoke"
 
@@ -37,21 +38,15 @@ class Operation:
         return re.sub(r"\{[^}]+\}", "*", self.path)
 
 
-USERS_PATH: Final = "/users"
-USER_PATH: Final = "/users/{userId}"
-USER_OPERATIONS: Final = (
-    Operation("GET", USERS_PATH),
-    Operation("POST", USERS_PATH),
-    Operation("GET", USER_PATH),
-    Operation("PUT", USER_PATH),
-    Operation("DELETE", USER_PATH),
+USER_OPERATIONS: Final = tuple(
+    Operation(method, path)
+    for path in (USERS_PATH, USER_PATH)
+    for method in sorted(ROUTES[path], key=("GET", "POST", "PUT", "DELETE").index)
 )
 READ_OPERATIONS: Final = tuple(op for op in USER_OPERATIONS if op.reads)
 ANONYMOUS_OPERATIONS: Final = (
-    Operation("GET", "/"),
-    Operation("OPTIONS", "/"),
-    Operation("OPTIONS", USERS_PATH),
-    Operation("OPTIONS", USER_PATH),
+    *(Operation(method, HEALTH_PATH) for method in ROUTES[HEALTH_PATH]),
+    *(Operation("OPTIONS", path) for path in ROUTES),
 )
 
 

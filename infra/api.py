@@ -12,27 +12,24 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.access import USER_PATH, USERS_PATH, CallerPolicies, methods_of, resource_policy
+from infra.access import CallerPolicies, methods_of, resource_policy
 from infra.nag import HEALTH_IS_ANONYMOUS, IAM_AUTHORIZATION, acknowledge
 from infra.names import SERVICE_NAME
 from infra.settings import COGNITO, IAM, EnvironmentSettings
+from users_api.definitions import (
+    CORS_EXPOSED_HEADERS,
+    CORS_REQUEST_HEADERS,
+    PREFLIGHT_MAX_AGE_SECONDS,
+    USER_PATH,
+    USERS_PATH,
+)
 
-# The headers the API reads, and the two a browser adds when it signs with SigV4.
-CORS_HEADERS = [
-    "Content-Type",
-    "If-Match",
-    "Idempotency-Key",
-    "Authorization",
-    "X-Api-Key",
-    "X-Amz-Date",
-    "X-Amz-Security-Token",
-]
-# Response headers a browser script may read (the function exposes the same ones).
-EXPOSED_HEADERS = ["ETag", "Location", "X-Request-Id", "Retry-After", "Idempotent-Replayed"]
+CORS_HEADERS = list(CORS_REQUEST_HEADERS)
+EXPOSED_HEADERS = list(CORS_EXPOSED_HEADERS)
 USERS_METHODS = methods_of(USERS_PATH)
 USER_METHODS = methods_of(USER_PATH)
 RETRY_AFTER_SECONDS = "1"
-PREFLIGHT_MAX_AGE = Duration.hours(1)
+PREFLIGHT_MAX_AGE = Duration.seconds(PREFLIGHT_MAX_AGE_SECONDS)
 # API Gateway's request id, the same value as the body's `requestId`.
 REQUEST_ID = "context.requestId"
 

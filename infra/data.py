@@ -8,11 +8,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.settings import EnvironmentSettings
-
-PARTITION_KEY = "UserId"
-IDEMPOTENCY_PARTITION_KEY = "IdempotencyKey"
-# Idempotency records expire through DynamoDB's TTL on this attribute.
-TTL_ATTRIBUTE = "expiresAt"
+from users_api.definitions import EXPIRES_AT, IDEMPOTENCY_KEY, USER_KEY
 
 
 class UsersData(Construct):
@@ -34,12 +30,10 @@ class UsersData(Construct):
         )
 
     def _users_table(self, settings: EnvironmentSettings, key: kms.IKey) -> dynamodb.Table:
-        return self._table("UsersTable", PARTITION_KEY, settings, key)
+        return self._table("UsersTable", USER_KEY, settings, key)
 
     def _idempotency_table(self, settings: EnvironmentSettings, key: kms.IKey) -> dynamodb.Table:
-        return self._table(
-            "IdempotencyTable", IDEMPOTENCY_PARTITION_KEY, settings, key, ttl=TTL_ATTRIBUTE
-        )
+        return self._table("IdempotencyTable", IDEMPOTENCY_KEY, settings, key, ttl=EXPIRES_AT)
 
     def _table(
         self,

@@ -27,16 +27,17 @@ from infra.api import UsersApi
 from infra.function import TIMEOUT as FUNCTION_TIMEOUT
 from infra.names import METRICS_NAMESPACE, RESERVED_CONCURRENCY, SERVICE_NAME
 from infra.settings import AlarmThresholds, EnvironmentSettings
+from users_api.definitions import (
+    ENVIRONMENT_DIMENSION,
+    METRIC_USER_CREATED,
+    METRIC_USER_DELETED,
+    METRIC_USER_UPDATED,
+    METRIC_VALIDATION_FAILED,
+)
 
-# The handler's Powertools business metrics (lambda/users_api/observability.py), each a Count
-# with the dimensions `service` (POWERTOOLS_SERVICE_NAME) and `environment`.
-USER_CREATED = "UserCreated"
-USER_UPDATED = "UserUpdated"
-USER_DELETED = "UserDeleted"
-VALIDATION_FAILED = "ValidationFailed"
-BUSINESS_METRICS = (USER_CREATED, USER_UPDATED, USER_DELETED, VALIDATION_FAILED)
+# The handler's Powertools business metrics (users_api.definitions) are each a Count with the
+# dimensions `service` (POWERTOOLS_SERVICE_NAME) and `environment`.
 SERVICE_DIMENSION = "service"
-ENVIRONMENT_DIMENSION = "environment"
 
 # The table calls the handler's repository makes, as DynamoDB's `Operation` dimension names
 # them; DynamoDB reports latency, errors and throttles per operation.
@@ -497,13 +498,16 @@ class Monitoring(Construct):
             self._header(f"Business metrics (namespace `{METRICS_NAMESPACE}`)"),
             self._graph(
                 "Users created, updated, deleted",
-                [self.business_metric(name) for name in (USER_CREATED, USER_UPDATED, USER_DELETED)],
+                [
+                    self.business_metric(name)
+                    for name in (METRIC_USER_CREATED, METRIC_USER_UPDATED, METRIC_USER_DELETED)
+                ],
                 width=12,
             ),
             self._graph(
                 "Validation failures and ERROR log lines",
                 [
-                    self.business_metric(VALIDATION_FAILED),
+                    self.business_metric(METRIC_VALIDATION_FAILED),
                     self.error_log_metric.with_(period=DASHBOARD_PERIOD, label="ERROR log lines"),
                 ],
                 width=12,

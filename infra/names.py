@@ -1,8 +1,14 @@
-"""Names shared by the stack, its tests and the e2e harness, defined once."""
+"""Names shared by the stack, its tests and the e2e harness, defined once.
+
+What the function must agree on too comes from ``users_api.definitions``.
+"""
 
 from typing import Final
 
-SERVICE_NAME: Final = "users-api"
+from users_api import definitions
+from users_api.definitions import METRICS_NAMESPACE, SERVICE_NAME
+
+__all__ = ["METRICS_NAMESPACE", "SERVICE_NAME"]
 
 
 def stack_name(environment: str) -> str:
@@ -14,16 +20,15 @@ def stack_name(environment: str) -> str:
 RESERVED_CONCURRENCY: Final = 5
 
 HANDLER: Final = "handler.lambda_handler"
-METRICS_NAMESPACE: Final = "UsersApi"
 
 
 class ParameterNames:
     """Leaf names of the SSM parameters under `/<environment>/users-api/`."""
 
-    TABLE_NAME: Final = "tableName"
-    IDEMPOTENCY_TABLE_NAME: Final = "idempotencyTableName"
-    DEFAULT_PAGE_SIZE: Final = "defaultPageSize"
-    MAX_PAGE_SIZE: Final = "maxPageSize"
+    TABLE_NAME: Final = definitions.PARAMETER_TABLE_NAME
+    IDEMPOTENCY_TABLE_NAME: Final = definitions.PARAMETER_IDEMPOTENCY_TABLE_NAME
+    DEFAULT_PAGE_SIZE: Final = definitions.PARAMETER_DEFAULT_PAGE_SIZE
+    MAX_PAGE_SIZE: Final = definitions.PARAMETER_MAX_PAGE_SIZE
 
 
 class OutputKeys:

@@ -8,7 +8,8 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from users_api.api import UsersApi
 from users_api.container import Container
-from users_api.observability import ENVIRONMENT_DIMENSION, logger, metrics, tracer
+from users_api.definitions import ENVIRONMENT_DIMENSION
+from users_api.observability import logger, metrics, tracer
 from users_api.settings import Settings
 
 if TYPE_CHECKING:  # only a type: the module is not worth importing at every cold start

@@ -21,14 +21,15 @@ from aws_lambda_powertools.utilities.parameters import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from users_api.deadline import Deadline
+from users_api.definitions import (
+    PARAMETER_DEFAULT_PAGE_SIZE,
+    PARAMETER_IDEMPOTENCY_TABLE_NAME,
+    PARAMETER_MAX_PAGE_SIZE,
+    PARAMETER_NAMES,
+    PARAMETER_TABLE_NAME,
+)
 from users_api.errors import DependencyUnavailable
 from users_api.observability import logger
-
-TABLE_NAME = "tableName"
-IDEMPOTENCY_TABLE_NAME = "idempotencyTableName"
-DEFAULT_PAGE_SIZE = "defaultPageSize"
-MAX_PAGE_SIZE = "maxPageSize"
-PARAMETER_NAMES = (TABLE_NAME, IDEMPOTENCY_TABLE_NAME, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 DEFAULT_PAGE_SIZE_VALUE = 20
 MAX_PAGE_SIZE_VALUE = 100
@@ -134,14 +135,16 @@ class ConfigLoader:
         return self._last_good
 
     def _parse(self, values: dict[str, Any]) -> RuntimeConfig:
-        table_name = self._required(values, TABLE_NAME)
-        idempotency_table_name = self._required(values, IDEMPOTENCY_TABLE_NAME)
+        table_name = self._required(values, PARAMETER_TABLE_NAME)
+        idempotency_table_name = self._required(values, PARAMETER_IDEMPOTENCY_TABLE_NAME)
         maximum = _page_size(
-            values.get(self.parameter_name(MAX_PAGE_SIZE)), MAX_PAGE_SIZE, MAX_PAGE_SIZE_VALUE
+            values.get(self.parameter_name(PARAMETER_MAX_PAGE_SIZE)),
+            PARAMETER_MAX_PAGE_SIZE,
+            MAX_PAGE_SIZE_VALUE,
         )
         default = _page_size(
-            values.get(self.parameter_name(DEFAULT_PAGE_SIZE)),
-            DEFAULT_PAGE_SIZE,
+            values.get(self.parameter_name(PARAMETER_DEFAULT_PAGE_SIZE)),
+            PARAMETER_DEFAULT_PAGE_SIZE,
             DEFAULT_PAGE_SIZE_VALUE,
         )
         return RuntimeConfig(

@@ -6,8 +6,9 @@ from typing import Any, ClassVar
 
 from aws_lambda_powertools.event_handler import Response
 
+from users_api.definitions import METRIC_VALIDATION_FAILED
 from users_api.faults import Outcome, outcome_of
-from users_api.observability import METRIC_VALIDATION_FAILED, count, logger
+from users_api.observability import count, logger
 from users_api.responses import error_envelope, json_response
 
 

@@ -21,29 +21,16 @@ from typing import Any, overload
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from users_api import definitions
+
 TRUTHY = frozenset({"1", "y", "yes", "t", "true", "on"})
 # Emulators where Powertools turns tracing off: no X-Ray daemon listens there.
 LOCAL_EMULATORS = ("AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE")
 TRACED_MODULES = ("botocore",)
 
-# Business metric names (Count). Kept as constants so the dashboard/alarms can reuse them.
-METRIC_USER_CREATED = "UserCreated"
-METRIC_USER_UPDATED = "UserUpdated"
-METRIC_USER_DELETED = "UserDeleted"
-METRIC_VALIDATION_FAILED = "ValidationFailed"
-BUSINESS_METRICS = (
-    METRIC_USER_CREATED,
-    METRIC_USER_UPDATED,
-    METRIC_USER_DELETED,
-    METRIC_VALIDATION_FAILED,
-)
-
-# Dimension added to every metric besides Powertools' own ``service`` dimension.
-ENVIRONMENT_DIMENSION = "environment"
-
 # The stack sets both variables; the defaults keep a misconfigured function from failing on flush.
-SERVICE_NAME = os.getenv("POWERTOOLS_SERVICE_NAME") or "users-api"
-METRICS_NAMESPACE = os.getenv("POWERTOOLS_METRICS_NAMESPACE") or "UsersApi"
+SERVICE_NAME = os.getenv("POWERTOOLS_SERVICE_NAME") or definitions.SERVICE_NAME
+METRICS_NAMESPACE = os.getenv("POWERTOOLS_METRICS_NAMESPACE") or definitions.METRICS_NAMESPACE
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)

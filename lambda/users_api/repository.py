@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from users_api.definitions import EXPIRES_AT, IDEMPOTENCY_KEY, USER_KEY
 from users_api.errors import DependencyTimeout, PreconditionFailed, UserNotFound
 from users_api.faults import cancellation_reasons, error_code
 from users_api.models import IdempotencyRecord, ScanPage, VersionCondition
@@ -41,8 +42,6 @@ from users_api.retries import Attempts
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-USER_KEY = "UserId"
-IDEMPOTENCY_KEY = "IdempotencyKey"
 WRITE_TOKEN = "writeToken"  # noqa: S105 - an attribute name, not a secret
 HEALTH_PROBE_KEY = "health#probe"  # never written: a GetItem of it proves the table answers
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -110,7 +109,7 @@ class UserRepository:
             request_hash=str(item.get("requestHash", "")),
             user_id=str(item.get("userId", "")),
             created_at=str(item.get("createdAt", "")),
-            expires_at=int(item.get("expiresAt", 0)),
+            expires_at=int(item.get(EXPIRES_AT, 0)),
         )
 
     def _get_item(self, table: Table, key_name: str, key: str) -> dict[str, Any] | None:
@@ -190,7 +189,7 @@ class UserRepository:
                         "requestHash": record.request_hash,
                         "userId": record.user_id,
                         "createdAt": record.created_at,
-                        "expiresAt": record.expires_at,
+                        EXPIRES_AT: record.expires_at,
                     },
                     # An expired record that TTL has not swept yet may be replaced.
                     "ConditionExpression": (

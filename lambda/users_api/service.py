@@ -11,15 +11,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from users_api.definitions import METRIC_USER_CREATED, METRIC_USER_DELETED, METRIC_USER_UPDATED
 from users_api.errors import DependencyUnavailable, IdempotencyConflict, UserNotFound
 from users_api.models import IdempotencyRecord, ScanPage, VersionCondition
-from users_api.observability import (
-    METRIC_USER_CREATED,
-    METRIC_USER_DELETED,
-    METRIC_USER_UPDATED,
-    count,
-    logger,
-)
+from users_api.observability import count, logger
 from users_api.repository import IdempotencyKeyTaken
 from users_api.timeutil import Clock, iso_timestamp, utc_now
 from users_api.validation import MUTABLE_FIELDS, IfMatch, UserChanges, is_user_id

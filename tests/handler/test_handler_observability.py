@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.handler.conftest import Invoke, api_event
-from users_api.observability import (
+from users_api.definitions import (
     METRIC_USER_CREATED,
     METRIC_USER_DELETED,
     METRIC_USER_UPDATED,

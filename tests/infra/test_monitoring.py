@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.monitoring import BUSINESS_METRICS, TABLE_OPERATIONS
+from infra.monitoring import TABLE_OPERATIONS
 from infra.settings import ConfigurationError, ContextReader, alarm_email
 from infra.stack import UsersApiStack
 from tests.infra.conftest import only_resource, synth
-
-OBSERVABILITY = Path(__file__).resolve().parents[2] / "lambda" / "users_api" / "observability.py"
+from users_api.definitions import BUSINESS_METRICS
 
 GT = "GreaterThanThreshold"
 GTE = "GreaterThanOrEqualToThreshold"
@@ -505,22 +502,6 @@ def test_dashboard_lists_every_alarm(template: Template) -> None:
     (status,) = [w["properties"] for w in widgets if w["type"] == "alarm"]
     alarm_ids = template.find_resources("AWS::CloudWatch::Alarm")
     assert sorted(status["alarms"]) == sorted("${" + f"{a}.Arn" + "}" for a in alarm_ids)
-
-
-def test_business_metric_names_are_the_handlers() -> None:
-    # Given the handler's Powertools metric names (read, not imported: it is Lambda code)
-    tree = ast.parse(OBSERVABILITY.read_text())
-    constants = {
-        node.targets[0].id: node.value.value
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        and isinstance(node.targets[0], ast.Name)
-        and isinstance(node.value, ast.Constant)
-    }
-    handler_metrics = {v for k, v in constants.items() if k.startswith("METRIC_")}
-    # Then the dashboard graphs exactly those, with the handler's extra dimension
-    assert handler_metrics == set(BUSINESS_METRICS)
-    assert constants["ENVIRONMENT_DIMENSION"] == "environment"
 
 
 # --- saved queries ---------------------------------------------------------------------------
