@@ -9,10 +9,10 @@ from typing import Any
 from e2e.api_client import Api, eventually, log_messages, new_user
 from e2e.harness.deploy import ENVIRONMENT
 from e2e.harness.deployment import Deployment
-from infra import monitoring
 from infra.names import METRICS_NAMESPACE, SERVICE_NAME, OutputKeys
+from users_api import definitions
 
-BUSINESS_METRICS = set(monitoring.BUSINESS_METRICS)
+BUSINESS_METRICS = set(definitions.BUSINESS_METRICS)
 
 
 def physical_ids(aws: Any, deployment: Deployment, resource_type: str) -> list[str]:
