@@ -6,8 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
-
+from users_api.http import Response
 from users_api.timeutil import iso_timestamp, utc_now
 
 
@@ -56,20 +55,15 @@ def error_envelope(
 
 def json_response(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=dumps(body),
-        headers=dict(headers or {}),
-    )
+) -> Response:
+    return Response(status, dumps(body), {"Content-Type": "application/json", **(headers or {})})
 
 
 def ok(
     data: Any, environment: str, status: int = 200, headers: dict[str, str] | None = None
-) -> Response[str]:
+) -> Response:
     return json_response(status, success_envelope(data, environment), headers)
 
 
-def no_content(headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(status_code=204, content_type=None, body="", headers=dict(headers or {}))
+def no_content(headers: dict[str, str] | None = None) -> Response:
+    return Response(204, "", dict(headers or {}))

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
 from scripts.check_openapi import function_operations, load_document, operations_of, problems
-from users_api.api import allowed_methods
 from users_api.errors import ValidationFailed
+from users_api.routing import allowed_methods
 from users_api.validation import validate_new_user
 
 DOCUMENT = load_document()
@@ -30,7 +30,7 @@ def test_the_document_is_valid_openapi() -> None:
 
 
 def test_the_functions_routes_are_the_documents_operations() -> None:
-    # Given the routes the function's resolver registers, and the document's operations
+    # Given the routes the function's router registers, and the document's operations
     routes = function_operations()
     documented = {op for op in operations_of(DOCUMENT) if op[0] != "OPTIONS"}
     # Then they are the same (method, path) pairs

@@ -225,10 +225,12 @@ def test_every_module_the_handler_imports_from_the_bundle_has_its_bytecode(
     problems = {name: bytecode_problem(file) for name, file in sources.items()}
     assert {name: problem for name, problem in problems.items() if problem} == {}
     # And that covers our code and the bundled dependencies, the tracer's SDK only when on
-    for expected in ("handler", "users_api.api", "aws_lambda_powertools.event_handler"):
+    for expected in ("handler", "users_api.api", "aws_lambda_powertools.logging"):
         assert expected in sources
+    # (the function routes requests itself: Powertools' event handler costs a cold start ~25 ms)
+    assert "aws_lambda_powertools.event_handler" not in sources
     assert ("aws_xray_sdk.core" in sources) is imported.tracing
-    assert len(sources) > 100
+    assert len(sources) > 50  # our modules and the dependencies they import
 
 
 def test_the_handler_imports_nothing_the_bundle_lacks_but_what_lambda_provides(
