@@ -100,21 +100,23 @@ class Watcher:
         self._update_code({"S3Bucket": HOT_RELOAD_BUCKET, "S3Key": str(self.code_dir.resolve())})
 
     def sync(self) -> list[Path]:
-        """Copy what changed under `source` into the code folder; the changed paths."""
+        """Copy what changed under `source` into the code folder; the paths it changed there."""
         current = snapshot(self.source)
-        changed = [p for p, stamp in current.items() if self._seen.get(p) != stamp]
-        removed = [p for p in self._seen if p not in current]
-        for relative in changed:
+        copied: list[Path] = []
+        for relative, stamp in current.items():
             target = self.code_dir / relative
-            if target.is_file() and filecmp.cmp(self.source / relative, target, shallow=False):
-                continue  # touched, not changed
+            if self._seen.get(relative) == stamp or (
+                target.is_file() and filecmp.cmp(self.source / relative, target, shallow=False)
+            ):
+                continue  # unchanged, or touched only
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.source / relative, target)  # a new mtime: no stale bytecode
+            copied.append(relative)
+        removed = [relative for relative in self._seen if relative not in current]
         for relative in removed:
             (self.code_dir / relative).unlink(missing_ok=True)
-        first = not self._seen
         self._seen = current
-        return [] if first else changed + removed
+        return copied + removed
 
     def restore(self) -> None:
         """Give the function its deployed code back."""
