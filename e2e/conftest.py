@@ -24,6 +24,7 @@ from e2e.harness.compose import (  # noqa: F401 - pytest-docker's fixtures, set 
     docker_compose_project_name,
     docker_localstack,
     docker_setup,
+    localstack_container_log,
     localstack_host_port,
 )
 from e2e.harness.deploy import aws_client, deploy

@@ -4,14 +4,17 @@ pytest-docker's `docker_services` runs its setup commands before the `try` that 
 cleanup, so a failed `up --wait` would leave the project's containers behind. Here its setup
 is empty and `docker_localstack` runs `up --wait` itself, inside `docker_services`: whatever
 happens, pytest-docker's cleanup (`down -v`) runs once at the end of the session, and a failed
-start reports the container's log tail.
+start reports the container's log tail. The container's whole log is kept in
+`.localstack/e2e/localstack-container.log` (CI uploads it when the suite fails).
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from pytest_docker.plugin import DockerComposeExecutor, Services
@@ -19,9 +22,11 @@ from pytest_docker.plugin import DockerComposeExecutor, Services
 from e2e.harness.docker import COMPOSE_FILE, SERVICE, compose_environment
 from e2e.harness.host import free_port
 from e2e.harness.modes import HarnessError
+from e2e.harness.paths import E2E_DIR
 from e2e.harness.session import COMPOSE_PROJECT, LOCALSTACK_SETTINGS, check_health
 
 CONTAINER_PORT = 4566
+CONTAINER_LOG = E2E_DIR / "localstack-container.log"
 START_TIMEOUT = 180.0
 
 
@@ -37,6 +42,15 @@ class ComposeLocalStack:
 
     def stop(self) -> None:
         return None  # `down -v` is docker_services' cleanup, exactly once per session
+
+
+def save_container_log(executor: DockerComposeExecutor, path: Path) -> None:
+    """The container's whole log, before `down -v` removes it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.write_bytes(executor.execute(f"logs --no-color {SERVICE}"))
+    except Exception as error:  # pytest-docker raises a bare Exception
+        path.write_text(f"(no container log: {error})\n")
 
 
 def compose_log_tail(executor: DockerComposeExecutor, lines: int = 40) -> str:
@@ -90,34 +104,43 @@ def docker_cleanup() -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def localstack_container_log() -> Path:
+    return CONTAINER_LOG
+
+
+@pytest.fixture(scope="session")
 def docker_localstack(
     docker_services: Services,
     docker_compose_command: str,
     docker_compose_file: str,
     docker_compose_project_name: str,
     docker_ip: str,
-) -> ComposeLocalStack:
+    localstack_container_log: Path,
+) -> Iterator[ComposeLocalStack]:
     executor = DockerComposeExecutor(
         docker_compose_command, docker_compose_file, docker_compose_project_name
     )
     try:
-        executor.execute("up --detach --wait")
-    except Exception as error:
-        raise HarnessError(
-            f"docker compose up failed for project {docker_compose_project_name}: {error}\n"
-            f"{compose_log_tail(executor, 80)}"
-        ) from error
-    port = docker_services.port_for(SERVICE, CONTAINER_PORT)
-    endpoint = f"http://{docker_ip}:{port}"
-    try:
-        docker_services.wait_until_responsive(
-            check=lambda: _answers(endpoint), timeout=START_TIMEOUT, pause=0.5
-        )
-    except Exception as error:
-        raise HarnessError(
-            f"LocalStack at {endpoint} did not answer: {error}\n{compose_log_tail(executor, 80)}"
-        ) from error
-    return ComposeLocalStack(endpoint, executor)
+        try:
+            executor.execute("up --detach --wait")
+        except Exception as error:
+            raise HarnessError(
+                f"docker compose up failed for project {docker_compose_project_name}: {error}\n"
+                f"{compose_log_tail(executor, 80)}"
+            ) from error
+        endpoint = f"http://{docker_ip}:{docker_services.port_for(SERVICE, CONTAINER_PORT)}"
+        try:
+            docker_services.wait_until_responsive(
+                check=lambda: _answers(endpoint), timeout=START_TIMEOUT, pause=0.5
+            )
+        except Exception as error:
+            raise HarnessError(
+                f"LocalStack at {endpoint} did not answer: {error}\n"
+                f"{compose_log_tail(executor, 80)}"
+            ) from error
+        yield ComposeLocalStack(endpoint, executor)
+    finally:
+        save_container_log(executor, localstack_container_log)
 
 
 def _answers(endpoint: str) -> bool:

@@ -32,6 +32,7 @@ from infra.names import stack_name
 HOT_RELOAD_BUCKET = "hot-reload"  # LocalStack's BUCKET_MARKER_LOCAL default
 SOURCE = REPO_ROOT / "lambda"
 POLL_SECONDS = 0.2
+MARKER_HEADER = "X-Watch-Marker"
 # Never part of the function (as in infra/bundling.py), nor a reason to reload.
 IGNORED = ("__pycache__", ".pytest_cache", ".mypy_cache", "tests", "requirements.txt")
 
@@ -179,3 +180,19 @@ def run() -> None:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def marker_edit(source: Path, handler: str, marker: str) -> Path:
+    """Append to the handler's module an edit that adds `X-Watch-Marker: <marker>` to every
+    response: how the e2e test and the benchmark see a saved change go live. The edited file."""
+    module, _, function = handler.rpartition(".")
+    path = source / f"{module.replace('.', '/')}.py"
+    with path.open("a") as file:
+        file.write(
+            f"\n\n_before_{marker} = {function}\n\n\n"
+            f"def {function}(event, context):  # type: ignore[no-untyped-def]\n"
+            f"    response = _before_{marker}(event, context)\n"
+            f'    response.setdefault("headers", {{}})["{MARKER_HEADER}"] = "{marker}"\n'
+            f"    return response\n"
+        )
+    return path

@@ -61,10 +61,17 @@ elif command == "down":
 """
 
 INNER_CONFTEST = """
+import os
+from pathlib import Path
+import pytest
 from e2e.harness.compose import (  # noqa: F401
     docker_cleanup, docker_compose_command, docker_compose_file, docker_compose_project_name,
     docker_localstack, docker_setup, localstack_host_port,
 )
+
+@pytest.fixture(scope="session")
+def localstack_container_log():
+    return Path(os.environ["FAKE_DOCKER_DIR"]) / "container.log"
 """
 
 INNER_TESTS = """
@@ -127,6 +134,9 @@ def test_a_session_runs_one_up_and_one_down_for_all_its_tests(tmp_path: Path) ->
     assert ran.count("down -v --remove-orphans") == 1
     assert ran[0] == "up --detach --wait"
     assert ran[-1] == "down -v --remove-orphans"
+    # The container's log is kept before `down -v` removes it
+    assert ran[-2] == "logs --no-color localstack"
+    assert "fake LocalStack log line" in (tmp_path / "container.log").read_text()
 
 
 def test_the_session_has_its_own_project_port_and_lambda_network(tmp_path: Path) -> None:
@@ -154,3 +164,4 @@ def test_a_failed_up_still_runs_down_and_reports_the_containers_log(tmp_path: Pa
     assert "docker compose up failed" in output
     assert "container localstack-1 is unhealthy" in output
     assert "fake LocalStack log line" in output
+    assert "fake LocalStack log line" in (tmp_path / "container.log").read_text()

@@ -14,6 +14,7 @@ import pytest
 
 from e2e.harness import watch
 from e2e.harness.deployment import Deployment
+from e2e.harness.modes import HarnessError
 from e2e.harness.paths import REPO_ROOT
 
 INIT_PY = REPO_ROOT / "e2e/host/executor/localstack_host_lambda/init.py"
@@ -138,7 +139,7 @@ def test_restore_gives_the_function_its_deployed_asset_back(
 
 
 def test_a_missing_bundle_says_to_run_make_local(folders: tuple[Path, Path, Path]) -> None:
-    with pytest.raises(watch.HarnessError, match="run `make local` again"):
+    with pytest.raises(HarnessError, match="run `make local` again"):
         watch.bundle_of(deployment(), folders[1].parent / "elsewhere")
 
 
