@@ -185,6 +185,9 @@ class HostLocalStack:
         for pid in others:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while any(pid_alive(pid) for pid in others) and time.monotonic() < deadline:
+            time.sleep(0.02)  # SIGKILL is delivered asynchronously
         if self.process is not None:
             self.process.wait()
         (self.state_dir / PID_FILE).unlink(missing_ok=True)

@@ -134,9 +134,12 @@ def start(log: Any) -> None:
 
 
 def redeploy(session: Session, log: Any) -> None:
-    log(f"LocalStack ({session.mode} mode) is up at {session.endpoint}: deploying what changed")
+    # A first deploy that failed (or was never reached) leaves no outputs: do it in full.
+    deployed = (DEPLOY_DIR / "outputs.json").is_file()
+    what = "deploying what changed" if deployed else "deploying the stack"
+    log(f"LocalStack ({session.mode} mode) is up at {session.endpoint}: {what}")
     try:
-        deployment = deploy(session.endpoint, DEPLOY_DIR, log, update=True)
+        deployment = deploy(session.endpoint, DEPLOY_DIR, log, update=deployed)
     except KeyboardInterrupt:
         raise Interrupted(
             f"Interrupted: LocalStack is still up at {session.endpoint}, the stack possibly "

@@ -114,15 +114,26 @@ def test_first_start_records_the_session_then_deploys(
     assert harness.samples == 1
 
 
-def test_a_rerun_while_up_deploys_what_changed_without_a_new_start(
-    harness: Recorder, tmp_path: Path
-) -> None:
+def test_a_rerun_while_up_deploys_what_changed_without_a_new_start(harness: Recorder) -> None:
+    # Given `make local` up, its stack deployed
     with fake_localstack("ours") as port, stand_in_localstack(host.default_state_dir(), port):
         record_session(port, "ours")
+        local.DEPLOY_DIR.mkdir(parents=True)
+        (local.DEPLOY_DIR / "outputs.json").write_text("{}")
+        # When it runs again
         local.up(log=lambda _: None)
+    # Then it deploys what changed into the running LocalStack and shows the sample again
     assert harness.starts == []
     assert harness.deploys == [True]  # update: hotswap, no bootstrap
     assert harness.samples == 1
+
+
+def test_a_rerun_after_a_failed_first_deploy_deploys_in_full(harness: Recorder) -> None:
+    with fake_localstack("ours") as port, stand_in_localstack(host.default_state_dir(), port):
+        record_session(port, "ours")  # up, but no deploy finished: no outputs
+        local.up(log=lambda _: None)
+    assert harness.starts == []
+    assert harness.deploys == [False]  # bootstrap and a full deploy
 
 
 def test_a_stale_session_whose_process_is_gone_is_cleaned_up_then_started_afresh(
