@@ -56,7 +56,7 @@ def test_a_saved_change_is_live_without_a_redeploy_and_the_deployed_code_returns
     try:
         loop.start()
         code = lambda_client.get_function(FunctionName=deployment.function_name)["Code"]
-        assert code["Location"] == f"file://{tmp_path / 'code'}"
+        assert code["Location"] == f"file://{(tmp_path / 'code').resolve()}"
         assert marker_served(deployment) is None
         # When a change to the handler is saved
         marker = uuid.uuid4().hex[:12]

@@ -32,6 +32,7 @@ from e2e.harness.modes import HarnessError, Mode, select_mode
 from e2e.harness.paths import STATE_ROOT
 from e2e.harness.processes import ensure_port_free, localstack_info
 from e2e.harness.session import COMPOSE_PROJECT, DEFAULT_PORT, LocalStack, start_localstack
+from e2e.harness.watch import end_hot_reloading
 
 SESSION_FILE = STATE_ROOT / "session.json"
 DEPLOY_DIR = STATE_ROOT / "local"
@@ -150,6 +151,8 @@ def redeploy(session: Session, log: Any) -> None:
             f"{error}\nThe running LocalStack could not take this change: "
             "`make local-down && make local` deploys it into a fresh one."
         ) from error
+    if end_hot_reloading(deployment):
+        log("The function was still on `make watch`'s folder (a watch that was killed): no more")
     show_sample_requests(deployment, log)
 
 

@@ -138,6 +138,18 @@ class Watcher:
                 self.log(f"{time.strftime('%H:%M:%S')} {names}{more} changed: live in ~1 s")
 
 
+def end_hot_reloading(deployment: Deployment) -> bool:
+    """Give the function its deployed code back if a `make watch` that was killed left it
+    on the watch folder; True when it did."""
+    client = aws_client("lambda", deployment.endpoint)
+    code = client.get_function(FunctionName=deployment.function_name)["Code"]
+    if not str(code.get("Location", "")).startswith("file://"):
+        return False
+    client.update_function_code(FunctionName=deployment.function_name, **deployed_code(deployment))
+    client.get_waiter("function_updated_v2").wait(FunctionName=deployment.function_name)
+    return True
+
+
 def load_deployment(endpoint: str, work_dir: Path) -> Deployment:
     """The deployment `make local` made, from the files its deploy wrote."""
     name = stack_name("dev")
@@ -163,12 +175,12 @@ def run() -> None:
     # SIGINT ignored, as `cmd &` in a script does).
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    watcher.start()
-    print(
-        f"Watching {SOURCE.relative_to(REPO_ROOT)}/: a saved change is live at "
-        f"{deployment.api_url}/ within about a second. Ctrl-C stops watching."
-    )
     try:
+        watcher.start()
+        print(
+            f"Watching {SOURCE.relative_to(REPO_ROOT)}/: a saved change is live at "
+            f"{deployment.api_url}/ within about a second. Ctrl-C stops watching."
+        )
         watcher.loop(threading.Event())
     except KeyboardInterrupt:
         pass

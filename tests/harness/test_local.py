@@ -27,6 +27,7 @@ class Recorder:
     samples: int = 0
     deploy_raises: BaseException | None = None
     start_port: int | None = None  # where the started stand-in answers
+    hot_reloading_checks: int = 0
 
 
 @pytest.fixture
@@ -63,7 +64,12 @@ def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     def show_sample_requests(deployment: Deployment, log: Any = print) -> None:
         recorder.samples += 1
 
+    def end_hot_reloading(deployment: Deployment) -> bool:
+        recorder.hot_reloading_checks += 1
+        return False
+
     monkeypatch.setattr(local, "start_localstack", start_localstack)
+    monkeypatch.setattr(local, "end_hot_reloading", end_hot_reloading)
     monkeypatch.setattr(local, "deploy", deploy)
     monkeypatch.setattr(local, "show_sample_requests", show_sample_requests)
     return recorder
@@ -126,6 +132,8 @@ def test_a_rerun_while_up_deploys_what_changed_without_a_new_start(harness: Reco
     assert harness.starts == []
     assert harness.deploys == [True]  # update: hotswap, no bootstrap
     assert harness.samples == 1
+    # And a function a killed `make watch` left on its folder gets the deployed code back
+    assert harness.hot_reloading_checks == 1
 
 
 def test_a_rerun_after_a_failed_first_deploy_deploys_in_full(harness: Recorder) -> None:
@@ -243,3 +251,38 @@ def test_down_stops_the_session_and_removes_its_state(harness: Recorder) -> None
 
 def free_port() -> int:
     return host.free_port()
+
+
+FAKE_DOCKER = """#!/bin/sh
+echo "$@" >> "$FAKE_DOCKER_LOG"
+[ "$1" = info ] && echo 27.0.0
+exit 0
+"""
+
+
+def test_a_stale_docker_session_is_taken_down_by_its_compose_project(
+    harness: Recorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given a Docker-mode session whose LocalStack no longer answers
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    calls = tmp_path / "docker-calls"
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_DOCKER_LOG", str(calls))
+    monkeypatch.setenv("LOCALSTACK_MODE", "docker")
+    monkeypatch.setenv("LOCALSTACK_PORT", str(free_port()))
+    gone = free_port()
+    local.Session(mode="docker", port=gone, endpoint=f"http://127.0.0.1:{gone}",
+                  session_id="gone").save()  # fmt: skip
+    messages: list[str] = []
+    with fake_localstack("fresh") as port:
+        harness.start_port = port
+        local.up(log=messages.append)
+    # Then its compose project is taken down, volumes included, before a fresh start
+    assert f"nothing answers on port {gone}" in messages[0]
+    down = [line for line in calls.read_text().splitlines() if " down " in f" {line} "]
+    assert len(down) == 1
+    assert "-p users-api down --volumes --remove-orphans" in down[0]
+    assert len(harness.starts) == 1

@@ -38,9 +38,13 @@ def deployment(bucket: Any = "cdk-assets-000000000000-us-east-1") -> Deployment:
 
 
 class FakeLambda:
-    def __init__(self) -> None:
+    def __init__(self, location: str = "http://s3/code.zip") -> None:
         self.updates: list[dict[str, str]] = []
         self.waited: list[str] = []
+        self.location = location
+
+    def get_function(self, FunctionName: str) -> dict[str, Any]:
+        return {"Code": {"RepositoryType": "S3", "Location": self.location}}
 
     def update_function_code(self, **kwargs: str) -> None:
         self.updates.append(kwargs)
@@ -136,6 +140,22 @@ def test_restore_gives_the_function_its_deployed_asset_back(
             "S3Key": "abc123.zip",
         }
     ]
+
+
+def test_a_function_left_on_the_watch_folder_gets_its_deployed_code_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    left = FakeLambda(location="file:///repo/.localstack/local/watch")
+    monkeypatch.setattr(watch, "aws_client", lambda service, endpoint: left)
+    assert watch.end_hot_reloading(deployment()) is True
+    assert left.updates == [
+        {"FunctionName": "users-api-dev-1234", "S3Bucket": "cdk-assets-000000000000-us-east-1",
+         "S3Key": "abc123.zip"}
+    ]  # fmt: skip
+    deployed = FakeLambda()
+    monkeypatch.setattr(watch, "aws_client", lambda service, endpoint: deployed)
+    assert watch.end_hot_reloading(deployment()) is False
+    assert deployed.updates == []
 
 
 def test_a_missing_bundle_says_to_run_make_local(folders: tuple[Path, Path, Path]) -> None:
