@@ -17,10 +17,11 @@ TOX := $(VENV)/bin/tox
 # tox (through tox-uv) builds its environments on this interpreter, and never downloads one.
 export PYTHON313
 export UV_PYTHON_DOWNLOADS := never
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# jsii supports Node 22 and 24 and prints a banner on Node 20: this is the variable it reads.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-.PHONY: help install test unit lint e2e local local-down synth diff deploy smoke bench clean
+.PHONY: help install test unit lint e2e local watch local-down synth diff deploy smoke bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -49,11 +50,14 @@ lint: install ## Static gates: ruff, mypy, cdk-nag, cfn-lint, checkov, actionlin
 e2e: install ## The e2e suite: deploys into a fresh LocalStack and drives the API
 	$(TOX) run -e e2e
 
-local: install ## Start LocalStack, deploy the stack and print the API URL with a sample call
-	$(VENV)/bin/python -m e2e.harness up
+local: install ## LocalStack with the stack deployed, API URL and sample calls; when up: deploy what changed
+	@$(VENV)/bin/python -m e2e.harness up
+
+watch: install ## While `make local` is up: every saved change under lambda/ is live in about a second
+	@$(VENV)/bin/python -m e2e.harness watch
 
 local-down: install ## Stop LocalStack and remove its state
-	$(VENV)/bin/python -m e2e.harness down
+	@$(VENV)/bin/python -m e2e.harness down
 
 synth: install ## Synthesize the CloudFormation template (no Docker, no AWS credentials)
 	npx cdk synth -c environment=$(ENVIRONMENT)
@@ -67,7 +71,7 @@ deploy: install ## Deploy to the AWS account of your current credentials
 smoke: install ## Smoke-test the API `make deploy` just deployed (SMOKE_ARGS=--read-only writes nothing)
 	$(VENV)/bin/python scripts/smoke.py --outputs $(OUTPUTS_FILE) --stack UsersApi-$(ENVIRONMENT) $(SMOKE_ARGS)
 
-bench: install ## Benchmarks: unit suite wall time and the e2e cold cycle
+bench: install ## Benchmarks: unit suite, e2e cold cycle, `make local` re-run, edit-to-live under `make watch`
 	$(VENV)/bin/python bench/run.py
 
 clean: ## Remove environments, caches and build output

@@ -1,11 +1,17 @@
-"""Benchmarks: the unit suite's wall time and the e2e cold cycle. Prints figures.
+"""Benchmarks: the unit suite, the e2e cold cycle and the dev loop. Prints figures.
 
-    python bench/run.py [--unit-runs 3] [--skip-e2e] [--first-install]
+    python bench/run.py [--unit-runs 3 (0: none)] [--skip-e2e] [--skip-dev-loop] [--first-install]
+                        [--edits 5]
 
 The cold cycle is one `pytest e2e` run: a fresh LocalStack is started, the CDK toolkit
 bootstrapped, the stack deployed, the suite run and LocalStack stopped. LocalStack's first
 install is timed apart: `--first-install` removes that install first to measure it.
 The cycle always runs in host mode, the mode of CI and of machines without Docker.
+
+The dev loop uses `make local` (started here, on a free port, and stopped at the end, unless
+it is up already): a re-run with nothing changed, a re-run after a code change (a new file
+under lambda/, removed again), and the edit-to-live time under `make watch` (edits to a copy
+of lambda/, until the API answers with the edit).
 """
 
 from __future__ import annotations
@@ -14,17 +20,31 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+import uuid
 from pathlib import Path
+
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from e2e.harness import host  # noqa: E402
+from e2e.harness import host, local  # noqa: E402
 from e2e.harness.paths import E2E_TIMINGS_FILE, STATE_ROOT  # noqa: E402
+from e2e.harness.watch import (  # noqa: E402
+    MARKER_HEADER,
+    SOURCE,
+    Watcher,
+    load_deployment,
+    marker_edit,
+)
+from infra.names import HANDLER  # noqa: E402
 
 # Run state that a first-install measurement must not delete (`make local`, e2e sessions).
 KEEP = {"state", "local", "e2e", "session.json"}
@@ -76,15 +96,88 @@ def e2e_cycle(first_install: bool) -> None:
     print(f"  {'total':<10} {total:5.1f} s")
 
 
+def make_local(env: dict[str, str]) -> float:
+    return timed([sys.executable, "-m", "e2e.harness", "up"], env=env)
+
+
+def dev_loop(edits: int) -> None:
+    started_here = local.Session.load() is None
+    env = {} if not started_here else {"LOCALSTACK_PORT": str(host.free_port())}
+    change = SOURCE / "_bench_change.py"  # a new file: no source file is ever edited
+    try:
+        if started_here:
+            print(f"make local, first start (host mode): {make_local(env):.1f} s")
+        unchanged = make_local(env)
+        change.write_text(f"# {time.time()}\n")
+        changed = make_local(env)
+        change.unlink()
+        changed_back = make_local(env)
+        print("make local re-run while up (hotswap):")
+        print(f"  nothing changed         {unchanged:5.1f} s")
+        print(f"  code changed            {changed:5.1f} s   (and back: {changed_back:.1f} s)")
+        edit_to_live(edits)
+    finally:
+        change.unlink(missing_ok=True)
+        if started_here:
+            timed([sys.executable, "-m", "e2e.harness", "down"])
+
+
+def edit_to_live(edits: int) -> None:
+    session = local.Session.load()
+    assert session is not None
+    deployment = load_deployment(session.endpoint, local.DEPLOY_DIR)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "lambda"
+        shutil.copytree(SOURCE, source, ignore=shutil.ignore_patterns("__pycache__"))
+        watcher = Watcher(
+            deployment, local.DEPLOY_DIR / "cdk.out", Path(tmp) / "code", source, log=lambda _: None
+        )
+        stop = threading.Event()
+        loop = threading.Thread(target=watcher.loop, args=(stop,), daemon=True)
+        watcher.start()
+        loop.start()
+        times = []
+        try:
+            marker_served(deployment.api_url)  # the first call of the watched code: a cold start
+            for _ in range(edits):
+                marker = uuid.uuid4().hex[:12]
+                saved = time.monotonic()
+                marker_edit(source, HANDLER, marker)
+                while marker_served(deployment.api_url) != marker:
+                    if time.monotonic() - saved > 60:
+                        sys.exit("an edit under `make watch` was not live after 60 s")
+                    time.sleep(0.05)
+                times.append(time.monotonic() - saved)
+        finally:
+            stop.set()
+            loop.join()
+            watcher.restore()
+    low, median, high = min(times), statistics.median(times), max(times)
+    print(f"make watch, edit saved to edit served, {edits} edits:")
+    print(f"  min {low:.1f} s   median {median:.1f} s   max {high:.1f} s")
+
+
+def marker_served(api_url: str) -> str | None:
+    response = requests.get(f"{api_url}/users?limit=1", timeout=30)
+    return response.headers.get(MARKER_HEADER)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--unit-runs", type=int, default=3)
+    parser.add_argument("--unit-runs", type=int, default=3, help="0 skips the unit suite")
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--skip-dev-loop", action="store_true")
     parser.add_argument("--first-install", action="store_true")
+    parser.add_argument("--edits", type=int, default=5)
     args = parser.parse_args()
-    unit_suite(args.unit_runs)
+    # A `kill` ends the benchmark like Ctrl-C: the finally blocks put everything back.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if args.unit_runs:
+        unit_suite(args.unit_runs)
     if not args.skip_e2e:
         e2e_cycle(args.first_install)
+    if not args.skip_dev_loop:
+        dev_loop(args.edits)
     cold_start = [sys.executable, str(ROOT / "bench" / "cold_start.py")]
     if args.skip_e2e:
         cold_start.append("--skip-localstack")

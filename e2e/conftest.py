@@ -1,7 +1,8 @@
 """The e2e session: a fresh LocalStack (Docker, host or external), the stack deployed into it.
 
 Nothing here skips: if LocalStack cannot start or the deploy fails, every test errors with
-the reason and the tail of LocalStack's log.
+the reason and the tail of LocalStack's log. Docker mode goes through pytest-docker's
+fixtures (e2e/harness/compose.py); host and external modes through the harness.
 """
 
 from __future__ import annotations
@@ -16,11 +17,21 @@ import pytest
 
 from e2e.api_client import Api
 from e2e.harness import host
+from e2e.harness.compose import (  # noqa: F401 - pytest-docker's fixtures, set for this project
+    docker_cleanup,
+    docker_compose_command,
+    docker_compose_file,
+    docker_compose_project_name,
+    docker_localstack,
+    docker_setup,
+    localstack_container_log,
+    localstack_host_port,
+)
 from e2e.harness.deploy import aws_client, deploy
 from e2e.harness.deployment import Deployment
-from e2e.harness.modes import HarnessError, select_mode
+from e2e.harness.modes import HarnessError, Mode, select_mode
 from e2e.harness.paths import E2E_DIR, E2E_TIMINGS_FILE
-from e2e.harness.session import COMPOSE_PROJECT, LocalStack, start_localstack
+from e2e.harness.session import LocalStack, start_localstack
 
 # Phase timings of the session, for bench/run.py: start, bootstrap, deploy, stop.
 TIMINGS: dict[str, float] = {}
@@ -38,18 +49,24 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def localstack() -> Iterator[LocalStack]:
+def localstack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    """LocalStack for the whole session. In host mode a `HostLocalStack`: its
+    `dynamodb_local_process()` finds DynamoDB Local's JVM (pid, argv) for fault tests."""
     mode = select_mode(os.environ)
     print(f"\nLocalStack mode: {mode}")
     started = time.monotonic()
-    # Its own port, compose project and state folder: `make local` may be up beside it.
-    instance = start_localstack(
-        mode,
-        host.free_port(),
-        name=f"{COMPOSE_PROJECT}-e2e-{os.getpid()}",
-        state_dir=E2E_DIR / "state",
-        endpoint=os.environ.get("LOCALSTACK_ENDPOINT"),
-    )
+    instance: LocalStack
+    if mode is Mode.DOCKER:
+        # One `up --wait` and one `down -v` per session, the down also after a failed up.
+        instance = request.getfixturevalue("docker_localstack")
+    else:
+        # Its own port and state folder: `make local` may be up beside it.
+        instance = start_localstack(
+            mode,
+            host.free_port(),
+            state_dir=E2E_DIR / "state",
+            endpoint=os.environ.get("LOCALSTACK_ENDPOINT"),
+        )
     TIMINGS["start"] = time.monotonic() - started
     try:
         yield instance

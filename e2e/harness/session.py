@@ -55,7 +55,8 @@ def start_localstack(
     """A fresh LocalStack. `name` is the compose project (Docker), `state_dir` the host's
     state folder, so that `make local` and an e2e session can run side by side."""
     if mode is Mode.HOST:
-        return host.start(port, state_dir, extra_env=LOCALSTACK_SETTINGS)
+        # A LocalStack left with this state by a killed session is stopped, not refused.
+        return host.start(port, state_dir, extra_env=LOCALSTACK_SETTINGS, reclaim_orphan=True)
     if mode is Mode.DOCKER:
         return docker.start(name, port, LOCALSTACK_SETTINGS)
     if not endpoint:

@@ -37,6 +37,9 @@ LOG = logging.getLogger(__name__)
 RUNTIMES_ENV = "LAMBDA_HOST_RUNTIMES"
 # Tells a restarted init to listen on its predecessor's port (see HostRuntimeExecutor._watch).
 PORT_ENV = "_HOST_LAMBDA_PORT"
+# LocalStack's Docker executor hands the mounted code path to its init under this name, and the
+# init restarts the runtime when a file there changes; init.py does the same on the host.
+HOT_RELOADING_ENV = "LOCALSTACK_HOT_RELOADING_PATHS"
 MAX_RESTARTS = 5
 INIT_SCRIPT = Path(__file__).with_name("init.py")
 LOOPBACK = "127.0.0.1"
@@ -125,6 +128,9 @@ class HostRuntimeExecutor(RuntimeExecutor):
             # The code lives where LocalStack unzipped it, not in /var/task.
             "LAMBDA_TASK_ROOT": code_dir,
         }
+        if self.function_version.config.code.is_hot_reloading():
+            # Code from a host folder (the `hot-reload` bucket): used in place, watched by init.py.
+            env[HOT_RELOADING_ENV] = code_dir
         if env.get("AWS_EXECUTION_ENV") == "AWS_Lambda_rapid":
             # Lambda's runtime bootstrap replaces the placeholder with the runtime's name.
             env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"

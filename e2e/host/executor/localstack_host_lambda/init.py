@@ -26,11 +26,21 @@ from typing import Any
 
 RUNTIME_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runtime.py")
 # Environment only meant for this process, not for the function.
-PRIVATE_ENV = ("LOCALSTACK_RUNTIME_ENDPOINT", "LOCALSTACK_RUNTIME_ID", "_HOST_LAMBDA_PORT")
+PRIVATE_ENV = (
+    "LOCALSTACK_RUNTIME_ENDPOINT",
+    "LOCALSTACK_RUNTIME_ID",
+    "_HOST_LAMBDA_PORT",
+    "LOCALSTACK_HOT_RELOADING_PATHS",
+)
 MARKER_ENV = "_HOST_LAMBDA_MARKER"
 PORT_ENV = "_HOST_LAMBDA_PORT"
 # Lambda allows 10 s for the init phase of an on-demand environment.
 INIT_TIMEOUT = 10.0
+# Hot reloading (code from a host folder): comma-separated paths to watch. As LocalStack's init
+# does, the runtime restarts once they have been quiet for half a second after a change.
+HOT_RELOADING_ENV = "LOCALSTACK_HOT_RELOADING_PATHS"
+HOT_RELOAD_POLL = 0.2
+HOT_RELOAD_QUIET = 0.5
 
 # Callbacks go straight to LocalStack on loopback, never through a proxy from the environment.
 HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -117,6 +127,9 @@ class Environment:
         self.init_duration_ms: float | None = None
         self.init_failure: dict[str, Any] | None = None
         self.invocations: queue.Queue[dict[str, Any]] = queue.Queue()
+        # Held by an invocation and by a hot reload, so a reload never cuts an invocation short.
+        self.lock = threading.Lock()
+        self.fresh_worker = False  # started by a reload: its init is reported by the next call
 
     # --- worker lifecycle -------------------------------------------------------------------
 
@@ -144,6 +157,15 @@ class Environment:
                 self.init_duration_ms = (time.monotonic() - started) * 1000
                 return
 
+    def reload(self) -> None:
+        """The code changed: a new worker (a new init phase) for the next invocation."""
+        with self.lock:
+            if self.worker is not None:
+                self.worker.kill()
+            self.start_worker(time.monotonic() + INIT_TIMEOUT)
+            self.fresh_worker = True
+        note("code changed: runtime restarted")
+
     def worker_alive(self) -> bool:
         return self.worker is not None and self.worker.process.poll() is None
 
@@ -166,7 +188,8 @@ class Environment:
         while True:
             invocation = self.invocations.get()
             try:
-                self.invoke(invocation)
+                with self.lock:
+                    self.invoke(invocation)
             except Exception as e:  # never leave LocalStack waiting for a callback
                 note(f"invocation failed: {e!r}")
                 request_id = invocation.get("invoke-id", "")
@@ -179,8 +202,9 @@ class Environment:
         started = time.monotonic()
         deadline = started + self.timeout
         deadline_epoch_ms = int((time.time() + self.timeout) * 1000)
-        cold = not self.worker_alive()
-        if cold:
+        cold = self.fresh_worker or not self.worker_alive()
+        self.fresh_worker = False
+        if not self.worker_alive():
             self.start_worker(deadline)
         worker = self.worker
         assert worker is not None
@@ -279,6 +303,35 @@ def make_handler(environment: Environment):
     return InvokeHandler
 
 
+def code_snapshot(paths: list[str]) -> dict[str, tuple[int, int]]:
+    """mtime and size of every file under `paths` (bytecode caches left out)."""
+    snap: dict[str, tuple[int, int]] = {}
+    for root in paths:
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            for name in files:
+                path = os.path.join(folder, name)
+                try:
+                    stat = os.stat(path)
+                except OSError:
+                    continue
+                snap[path] = (stat.st_mtime_ns, stat.st_size)
+    return snap
+
+
+def watch_code(environment: Environment, paths: list[str]) -> None:
+    seen = code_snapshot(paths)
+    changed_at: float | None = None
+    while True:
+        time.sleep(HOT_RELOAD_POLL)
+        current = code_snapshot(paths)
+        if current != seen:
+            seen, changed_at = current, time.monotonic()
+        elif changed_at is not None and time.monotonic() - changed_at >= HOT_RELOAD_QUIET:
+            changed_at = None
+            environment.reload()
+
+
 def exit_with_parent(environment: Environment) -> None:
     """Exit when LocalStack (our parent) goes away, so no environment outlives it."""
     parent = os.getppid()
@@ -303,6 +356,9 @@ def main() -> None:
     # first invocation (like Lambda) rather than failing the environment's start.
     environment.start_worker(time.monotonic() + INIT_TIMEOUT)
     threading.Thread(target=environment.serve_invocations, daemon=True).start()
+    hot_reloading = [p for p in os.environ.get(HOT_RELOADING_ENV, "").split(",") if p]
+    if hot_reloading:
+        threading.Thread(target=watch_code, args=(environment, hot_reloading), daemon=True).start()
 
     runtime_id = os.environ["LOCALSTACK_RUNTIME_ID"]
     post(
