@@ -19,6 +19,8 @@ from tests.handler.conftest import (
     moto_container,
 )
 from users_api.api import UsersApi
+from users_api.definitions import ROUTES
+from users_api.routing import Router, resource_of
 from users_api.settings import Settings
 
 ENVELOPE_ERROR_KEYS = {"success", "error", "code", "requestId", "timestamp", "environment"}
@@ -226,3 +228,37 @@ def test_settings_are_read_from_the_stack_environment_variables() -> None:
         allowed_origins=("https://a.example", "https://b.example"),
         app_version="2.0.0",
     )
+
+
+def test_the_function_serves_exactly_the_shared_route_table(api: UsersApi) -> None:
+    # Given the routes the stack builds its API Gateway methods from (users_api.definitions)
+    shared = {(method, path) for path, methods in ROUTES.items() for method in methods}
+
+    # Then the function registers a handler for each, and for nothing else
+    assert api.routes == shared
+
+
+def test_a_route_outside_the_shared_table_cannot_be_registered() -> None:
+    router: Router[object] = Router()
+
+    with pytest.raises(ValueError, match="PATCH /users"):
+        router.add("PATCH", "/users", object())
+
+
+@pytest.mark.parametrize(
+    ("path", "resource"),
+    [
+        ("/", "/"),
+        ("/users", "/users"),
+        ("/users/", "/users"),
+        ("/users/abc", "/users/{userId}"),
+        ("/users/abc/", "/users/{userId}"),
+        ("/users/abc/def", None),
+        ("//users", None),
+    ],
+)
+def test_paths_name_their_resource_ignoring_a_trailing_slash(
+    path: str, resource: str | None
+) -> None:
+    found = resource_of(path)
+    assert (found[0] if found else None) == resource
