@@ -21,11 +21,9 @@ configuration, which gives each a new execution environment, and times its first
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import io
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -42,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from infra.bundling import runtime_distributions  # noqa: E402
 from infra.names import HANDLER, ParameterNames  # noqa: E402
 
 ENVIRONMENT = "dev"
@@ -169,18 +168,7 @@ def lambda_runtime_dir(folder: Path) -> Path:
     """boto3 and its dependencies, as Lambda's runtime provides them: links to this venv's."""
     folder.mkdir()
     (folder / "__pycache__").mkdir()
-    seen: set[str] = set()
-    pending = [BOTO3]
-    while pending:
-        distribution = importlib.metadata.distribution(pending.pop())
-        if distribution.name in seen:
-            continue
-        seen.add(distribution.name)
-        pending += [
-            re.split(r"[\s;<>=!~\[(]", requirement)[0]
-            for requirement in distribution.requires or []
-            if "extra ==" not in requirement
-        ]
+    for distribution in runtime_distributions():
         for file in distribution.files or []:
             top = file.parts[0]
             if top.endswith(".dist-info") or top in ("..", "__pycache__", "bin"):

@@ -6,7 +6,9 @@ environment compiles each module from source before the first request.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,8 @@ from aws_cdk import aws_lambda as lambda_
 
 # Never copied from the code folder: tests, caches (the bundle compiles its own bytecode) and
 # the requirements file itself.
+# Lambda's Python runtime ships it (with its dependencies): the bundle does not.
+RUNTIME_PROVIDED = "boto3"
 EXCLUDED = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", "tests", "requirements.txt")
 
 # Where Lambda unpacks the code: the file name compiled into tracebacks, the same on every
@@ -134,3 +138,21 @@ def bundled_code(source: Path, runtime: lambda_.Runtime, platform: str) -> lambd
             local=PipLocalBundling(source, python_version=python_version, platform=platform),
         ),
     )
+
+
+def runtime_distributions() -> list[importlib.metadata.Distribution]:
+    """boto3 and everything it depends on, as installed here: what Lambda's Python runtime
+    provides, so the bundle leaves it out (benchmarks and the bundle test link these in)."""
+    found: dict[str, importlib.metadata.Distribution] = {}
+    pending = [RUNTIME_PROVIDED]
+    while pending:
+        distribution = importlib.metadata.distribution(pending.pop())
+        if distribution.name in found:
+            continue
+        found[distribution.name] = distribution
+        pending += [
+            re.split(r"[\s;<>=!~\[(]", requirement)[0]
+            for requirement in distribution.requires or []
+            if "extra ==" not in requirement
+        ]
+    return list(found.values())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.bundling import TASK_ROOT, PipLocalBundling
+from infra.bundling import TASK_ROOT, PipLocalBundling, runtime_distributions
 from infra.function import CODE_DIR, RUNTIME
 
 PYTHON_VERSION = RUNTIME.name.removeprefix("python")
@@ -29,7 +28,6 @@ PYTHON_VERSION = RUNTIME.name.removeprefix("python")
 RUNTIME_TAG = f"cpython-{PYTHON_VERSION.replace('.', '')}"
 UNCHECKED_HASH_FLAGS = 0b01  # PEP 552: hash-based, source not checked
 # Lambda's runtime provides boto3 and its dependencies; the bundle leaves them out.
-RUNTIME_PROVIDED = "boto3"
 
 
 class RecordingRunner:
@@ -71,21 +69,11 @@ class OfflineRunner:
 
 def runtime_provided_packages() -> set[str]:
     """Top-level names of boto3 and its dependencies, as installed here."""
-    names: set[str] = set()
-    seen: set[str] = set()
-    pending = [RUNTIME_PROVIDED]
-    while pending:
-        distribution = importlib.metadata.distribution(pending.pop())
-        if distribution.name in seen:
-            continue
-        seen.add(distribution.name)
-        pending += [
-            re.split(r"[\s;<>=!~\[(]", requirement)[0]
-            for requirement in distribution.requires or []
-            if "extra ==" not in requirement
-        ]
-        names |= {file.parts[0].removesuffix(".py") for file in distribution.files or []}
-    return names
+    return {
+        file.parts[0].removesuffix(".py")
+        for distribution in runtime_distributions()
+        for file in distribution.files or []
+    }
 
 
 def imported_modules(bundle: Path, *, tracing: bool) -> dict[str, str]:
