@@ -49,6 +49,13 @@ def source_files(source: Path) -> Iterator[Path]:
             yield relative
 
 
+def _drop_bytecode(module: Path) -> None:
+    """The bundle's bytecode is never checked against its source (unchecked-hash, for cold
+    starts): an edited module's must go, or Python would go on running the old code."""
+    for cached in (module.parent / "__pycache__").glob(f"{module.stem}.*.pyc"):
+        cached.unlink()
+
+
 def snapshot(source: Path) -> dict[Path, tuple[int, int]]:
     snap: dict[Path, tuple[int, int]] = {}
     for relative in source_files(source):
@@ -111,7 +118,8 @@ class Watcher:
             ):
                 continue  # unchanged, or touched only
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.source / relative, target)  # a new mtime: no stale bytecode
+            shutil.copyfile(self.source / relative, target)
+            _drop_bytecode(target)
             copied.append(relative)
         removed = [relative for relative in self._seen if relative not in current]
         for relative in removed:

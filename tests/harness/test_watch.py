@@ -126,6 +126,29 @@ def test_sync_copies_edits_and_removals_and_ignores_touches(
     assert watcher.sync() == []
 
 
+def test_an_edited_module_loses_the_bundles_bytecode_which_python_never_checks(
+    folders: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the bundle ships unchecked-hash bytecode for the handler (as for cold starts)
+    monkeypatch.setattr(watch, "aws_client", lambda service, endpoint: FakeLambda())
+    source, cloud_assembly, code_dir = folders
+    cached = cloud_assembly / "asset.abc123" / "__pycache__" / "handler.cpython-313.pyc"
+    cached.parent.mkdir()
+    cached.write_bytes(b"old code")
+    kept = cloud_assembly / "asset.abc123" / "__pycache__" / "other.cpython-313.pyc"
+    kept.write_bytes(b"a dependency")
+    watcher = watcher_on(folders)
+    watcher.start()
+
+    # When the handler is edited and synced
+    (source / "handler.py").write_text("VERSION = 2\n")
+    watcher.sync()
+
+    # Then its stale bytecode is gone (Python compiles the edit); other bytecode stays
+    assert not (code_dir / "__pycache__" / "handler.cpython-313.pyc").exists()
+    assert (code_dir / "__pycache__" / "other.cpython-313.pyc").is_file()
+
+
 def test_restore_gives_the_function_its_deployed_asset_back(
     folders: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
