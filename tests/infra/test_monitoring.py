@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.monitoring import TABLE_OPERATIONS
+from infra.monitoring.metrics import TABLE_OPERATIONS
 from infra.settings import ConfigurationError, ContextReader, alarm_email
 from infra.stack import UsersApiStack
 from tests.infra.conftest import only_resource, synth
