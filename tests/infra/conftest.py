@@ -49,3 +49,8 @@ def only_resource(template: Template, resource_type: str) -> dict[str, Any]:
     assert len(resources) == 1, f"expected one {resource_type}, found {len(resources)}"
     (resource,) = resources.values()
     return dict(resource)
+
+
+def topic_ref(template: Template) -> dict[str, str]:
+    (logical_id,) = template.find_resources("AWS::SNS::Topic")
+    return {"Ref": logical_id}
