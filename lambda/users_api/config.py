@@ -1,13 +1,14 @@
 """Runtime configuration from SSM Parameter Store.
 
 The String parameters under ``CONFIG_PARAMETER_PATH`` are read in ONE batched
-``ssm:GetParameters`` call through Powertools' ``SSMProvider.get_parameters_by_name`` (no
-decryption, so Powertools never falls back to ``ssm:GetParameter``), cached by Powertools for
-``CONFIG_TTL_SECONDS``. A changed value is therefore picked up after the TTL without a redeploy.
+``ssm:GetParameters`` call (no decryption: they hold no secrets) and cached for
+``CONFIG_TTL_SECONDS``, so a changed value is picked up after the TTL without a redeploy. The
+call is boto3's own: Powertools' parameter providers would add only a second cache, and their
+import (every provider: AppConfig, DynamoDB, Secrets Manager) costs every cold start.
 
-Powertools' cache forgets values when they expire, so the loader keeps its own last-known-good
-copy: when Parameter Store cannot be read it keeps serving that copy (and waits a short backoff
-before asking again); with nothing fetched yet, it raises ``DependencyUnavailable`` (503).
+The loader keeps a last-known-good copy: when Parameter Store cannot be read it keeps serving
+that copy (and waits a short backoff before asking again); with nothing fetched yet, it raises
+``DependencyUnavailable`` (503).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aws_lambda_powertools.utilities.parameters import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from users_api.deadline import Deadline
@@ -47,19 +47,10 @@ class RuntimeConfig:
     max_page_size: int
 
 
-class ParameterProvider(Protocol):
-    """The part of Powertools' ``SSMProvider`` the loader uses (a fake can stand in for tests)."""
+class ParameterStore(Protocol):
+    """The one call of the SSM client the loader makes (a fake can stand in for tests)."""
 
-    def get_parameters_by_name(
-        self,
-        parameters: dict[str, dict[str, Any]],
-        transform: Any = None,
-        decrypt: bool | None = None,
-        max_age: int | None = None,
-        raise_on_error: bool = True,
-    ) -> Any: ...
-
-    def clear_cache(self) -> None: ...
+    def get_parameters(self, *, Names: list[str]) -> Any: ...
 
 
 class _ConfigMissing(Exception):
@@ -71,13 +62,13 @@ class ConfigLoader:
         self,
         parameter_path: str,
         ttl_seconds: int,
-        provider_factory: Callable[[], ParameterProvider],
+        client_factory: Callable[[], ParameterStore],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._path = parameter_path.rstrip("/")
         self._ttl = ttl_seconds
-        self._provider_factory = provider_factory
-        self._provider: ParameterProvider | None = None
+        self._client_factory = client_factory
+        self._client: ParameterStore | None = None
         self._clock = clock
         self._last_good: RuntimeConfig | None = None
         self._expires_at = float("-inf")
@@ -92,6 +83,8 @@ class ConfigLoader:
 
     def get(self, deadline: Deadline | None = None) -> RuntimeConfig:
         now = self._clock()
+        if self._last_good is not None and now < self._expires_at:
+            return self._last_good  # fresh enough
         if self._last_good is not None and now < self._retry_at:
             return self._last_good  # Parameter Store failed a moment ago: don't hammer it
         if deadline is not None and not deadline.allows(FETCH_SECONDS):
@@ -99,26 +92,21 @@ class ConfigLoader:
                 return self._last_good  # no time left to refresh: the cached copy answers
             raise DependencyUnavailable()
         try:
-            provider = self._get_provider()
-            if now >= self._expires_at:
-                provider.clear_cache()  # TTL elapsed on our clock: make Powertools re-read too
-            values = provider.get_parameters_by_name(
-                {self.parameter_name(name): {} for name in PARAMETER_NAMES},
-                max_age=self._ttl,
-                raise_on_error=False,
+            response = self._get_client().get_parameters(
+                Names=[self.parameter_name(name) for name in PARAMETER_NAMES]
             )
+            values = {p["Name"]: p.get("Value") for p in response.get("Parameters", [])}
             config = self._parse(values)
-        except (ClientError, BotoCoreError, GetParameterError, _ConfigMissing) as exc:
+        except (ClientError, BotoCoreError, _ConfigMissing) as exc:
             return self._on_failure(now, exc)
-        if now >= self._expires_at:
-            self._expires_at = now + self._ttl
+        self._expires_at = now + self._ttl
         self._last_good = config
         return config
 
-    def _get_provider(self) -> ParameterProvider:
-        if self._provider is None:
-            self._provider = self._provider_factory()
-        return self._provider
+    def _get_client(self) -> ParameterStore:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
 
     def _on_failure(self, now: float, exc: Exception) -> RuntimeConfig:
         error_type = type(exc).__name__

@@ -8,10 +8,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import boto3
-from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config as BotoConfig
 
-from users_api.config import ConfigLoader, ParameterProvider
+from users_api.config import ConfigLoader
 from users_api.deadline import Deadline
 from users_api.repository import UserRepository
 from users_api.retries import Attempts
@@ -64,12 +63,9 @@ class Container:
         self.config = ConfigLoader(
             settings.config_parameter_path,
             settings.config_ttl_seconds,
-            provider_factory=self._ssm_provider,
+            client_factory=lambda: self._ssm_client_factory(),
             clock=config_clock,
         )
-
-    def _ssm_provider(self) -> ParameterProvider:
-        return SSMProvider(boto3_client=self._ssm_client_factory())
 
     def _dynamodb_repository(
         self, table_name: str, idempotency_table_name: str, attempts: Attempts

@@ -171,36 +171,31 @@ def test_health_reports_degraded_when_config_cannot_be_read(
 # --- the loader on its own -------------------------------------------------------------------
 
 
-class FakeProvider:
-    """Stands in for Powertools' SSMProvider."""
+class FakeParameterStore:
+    """Answers GetParameters from a dict, as SSM does: unknown names are InvalidParameters."""
 
     def __init__(self, values: dict[str, str]) -> None:
         self.values = values
         self.calls = 0
         self.failing = False
-        self.cleared = 0
 
-    def get_parameters_by_name(
-        self,
-        parameters: dict[str, dict[str, Any]],
-        transform: Any = None,
-        decrypt: bool | None = None,
-        max_age: int | None = None,
-        raise_on_error: bool = True,
-    ) -> Any:
+    def get_parameters(self, *, Names: list[str]) -> Any:
         self.calls += 1
         if self.failing:
             raise ClientError({"Error": {"Code": "InternalServerError"}}, "GetParameters")
-        found = {name: value for name, value in self.values.items() if name in parameters}
-        return {**found, "_errors": [name for name in parameters if name not in found]}
-
-    def clear_cache(self) -> None:
-        self.cleared += 1
+        return {
+            "Parameters": [
+                {"Name": name, "Value": self.values[name], "Type": "String"}
+                for name in Names
+                if name in self.values
+            ],
+            "InvalidParameters": [name for name in Names if name not in self.values],
+        }
 
 
 def test_loader_applies_defaults_and_backs_off_after_a_failure() -> None:
     # Given only the table name exists
-    provider = FakeProvider(
+    provider = FakeParameterStore(
         {"/dev/users-api/tableName": "t", "/dev/users-api/idempotencyTableName": "i"}
     )
     clock = FakeMonotonic()
@@ -231,14 +226,14 @@ def test_loader_applies_defaults_and_backs_off_after_a_failure() -> None:
     ids=["none", "no idempotency table", "no users table"],
 )
 def test_loader_without_a_table_name_is_unavailable(parameters: dict[str, str]) -> None:
-    loader = ConfigLoader("/p", 60, lambda: FakeProvider(parameters), clock=FakeMonotonic())
+    loader = ConfigLoader("/p", 60, lambda: FakeParameterStore(parameters), clock=FakeMonotonic())
 
     with pytest.raises(DependencyUnavailable):
         loader.get()
 
 
 def test_loader_ignores_invalid_page_sizes() -> None:
-    provider = FakeProvider(
+    provider = FakeParameterStore(
         {
             "/p/tableName": "t",
             "/p/idempotencyTableName": "i",
