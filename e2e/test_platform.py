@@ -22,7 +22,8 @@ from e2e.api_client import (
 )
 from e2e.harness.deploy import CONFIG_TTL_SECONDS
 from e2e.harness.deployment import Deployment
-from infra.names import RESERVED_CONCURRENCY, OutputKeys, ParameterNames
+from infra.names import RESERVED_CONCURRENCY, OutputKeys
+from users_api import definitions
 
 # --- KMS -------------------------------------------------------------------------------
 
@@ -45,8 +46,8 @@ def test_changed_page_sizes_apply_after_the_ttl_without_a_redeploy(
 ) -> None:
     ssm = aws("ssm")
     path = deployment.outputs[OutputKeys.PARAMETER_PATH]
-    max_name = f"{path}/{ParameterNames.MAX_PAGE_SIZE}"
-    default_name = f"{path}/{ParameterNames.DEFAULT_PAGE_SIZE}"
+    max_name = f"{path}/{definitions.PARAMETER_MAX_PAGE_SIZE}"
+    default_name = f"{path}/{definitions.PARAMETER_DEFAULT_PAGE_SIZE}"
     original = {
         name: ssm.get_parameter(Name=name)["Parameter"]["Value"]
         for name in (max_name, default_name)

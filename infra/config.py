@@ -6,8 +6,8 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra.names import ParameterNames
 from infra.settings import EnvironmentSettings
+from users_api import definitions
 
 
 class ServiceConfig(Construct):
@@ -25,16 +25,16 @@ class ServiceConfig(Construct):
         super().__init__(scope, construct_id)
         self.path = settings.parameter_path
         values = {
-            ParameterNames.TABLE_NAME: (table_name, "Name of the users table"),
-            ParameterNames.IDEMPOTENCY_TABLE_NAME: (
+            definitions.PARAMETER_TABLE_NAME: (table_name, "Name of the users table"),
+            definitions.PARAMETER_IDEMPOTENCY_TABLE_NAME: (
                 idempotency_table_name,
                 "Name of the table of idempotency records (POST /users with Idempotency-Key)",
             ),
-            ParameterNames.DEFAULT_PAGE_SIZE: (
+            definitions.PARAMETER_DEFAULT_PAGE_SIZE: (
                 str(settings.default_page_size),
                 "Page size of GET /users when the client gives no limit",
             ),
-            ParameterNames.MAX_PAGE_SIZE: (
+            definitions.PARAMETER_MAX_PAGE_SIZE: (
                 str(settings.max_page_size),
                 "Largest limit a client may ask GET /users for",
             ),

@@ -5,10 +5,8 @@ What the function must agree on too comes from ``users_api.definitions``.
 
 from typing import Final
 
-from users_api import definitions
-from users_api.definitions import METRICS_NAMESPACE, SERVICE_NAME
-
-__all__ = ["METRICS_NAMESPACE", "SERVICE_NAME"]
+from users_api.definitions import METRICS_NAMESPACE as METRICS_NAMESPACE
+from users_api.definitions import SERVICE_NAME as SERVICE_NAME
 
 
 def stack_name(environment: str) -> str:
@@ -20,15 +18,6 @@ def stack_name(environment: str) -> str:
 RESERVED_CONCURRENCY: Final = 5
 
 HANDLER: Final = "handler.lambda_handler"
-
-
-class ParameterNames:
-    """Leaf names of the SSM parameters under `/<environment>/users-api/`."""
-
-    TABLE_NAME: Final = definitions.PARAMETER_TABLE_NAME
-    IDEMPOTENCY_TABLE_NAME: Final = definitions.PARAMETER_IDEMPOTENCY_TABLE_NAME
-    DEFAULT_PAGE_SIZE: Final = definitions.PARAMETER_DEFAULT_PAGE_SIZE
-    MAX_PAGE_SIZE: Final = definitions.PARAMETER_MAX_PAGE_SIZE
 
 
 class OutputKeys:

@@ -7,9 +7,10 @@ import json
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.names import OutputKeys, ParameterNames
+from infra.names import OutputKeys
 from infra.settings import ConfigurationError, ContextReader, environment_name, load_settings
 from infra.stack import UsersApiStack
+from users_api import definitions
 
 
 def test_stack_name_and_every_environment_scoped_name_agree(
@@ -24,10 +25,10 @@ def test_stack_name_and_every_environment_scoped_name_agree(
     assert sorted(names) == sorted(
         f"/{environment}/users-api/{leaf}"
         for leaf in (
-            ParameterNames.TABLE_NAME,
-            ParameterNames.IDEMPOTENCY_TABLE_NAME,
-            ParameterNames.DEFAULT_PAGE_SIZE,
-            ParameterNames.MAX_PAGE_SIZE,
+            definitions.PARAMETER_TABLE_NAME,
+            definitions.PARAMETER_IDEMPOTENCY_TABLE_NAME,
+            definitions.PARAMETER_DEFAULT_PAGE_SIZE,
+            definitions.PARAMETER_MAX_PAGE_SIZE,
         )
     )
     # And no other environment's name appears anywhere in the template
