@@ -35,7 +35,7 @@ DEFAULT_PAGE_SIZE_VALUE = 20
 MAX_PAGE_SIZE_VALUE = 100
 PAGE_SIZE_CEILING = 1000
 FAILURE_BACKOFF_SECONDS = 5.0
-# The longest one read of Parameter Store may take, SDK retries included (clients.py).
+# The longest one read of Parameter Store may take, SDK retries included (container.py).
 FETCH_SECONDS = 4.5
 
 

@@ -18,7 +18,7 @@ from users_api.service import Repository, UsersService
 from users_api.settings import Settings
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource
+    from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
     from mypy_boto3_ssm.client import SSMClient
 
 # DynamoDB: no SDK retries (retries.py runs them inside the request's deadline), and an
@@ -59,6 +59,7 @@ class Container:
         )
         self._repository_factory = repository_factory or self._dynamodb_repository
         self._dynamodb: DynamoDBServiceResource | None = None
+        self._tables: dict[str, Table] = {}
         self._sleep = sleep
         self.config = ConfigLoader(
             settings.config_parameter_path,
@@ -67,13 +68,19 @@ class Container:
             clock=config_clock,
         )
 
+    def _table(self, name: str) -> Table:
+        """One Table object per name for the process; only the repository is per request."""
+        if name not in self._tables:
+            if self._dynamodb is None:
+                self._dynamodb = self._dynamodb_factory()
+            self._tables[name] = self._dynamodb.Table(name)
+        return self._tables[name]
+
     def _dynamodb_repository(
         self, table_name: str, idempotency_table_name: str, attempts: Attempts
     ) -> Repository:
-        if self._dynamodb is None:
-            self._dynamodb = self._dynamodb_factory()
         return UserRepository(
-            self._dynamodb.Table(table_name), self._dynamodb.Table(idempotency_table_name), attempts
+            self._table(table_name), self._table(idempotency_table_name), attempts
         )
 
     def repository(self, deadline: Deadline) -> Repository:

@@ -1,7 +1,7 @@
 """Dependency calls retried inside the request's deadline, each failure classified by what it
 says about a write: *refused* (nothing was applied) or *unconfirmed* (it may have been applied).
 
-The SDK's own retries are off (see ``clients.py``): a retry the function cannot see could neither
+The SDK's own retries are off (see ``container.py``): a retry the function cannot see could neither
 respect the deadline nor be told apart from the first attempt. Every write of the repository is
 idempotent across attempts, so retrying an unconfirmed write is safe, and a retry that finds its
 own earlier attempt committed reports success.
