@@ -26,6 +26,7 @@ from e2e.harness.compose import (  # noqa: F401 - pytest-docker's fixtures, set 
     docker_setup,
     localstack_container_log,
     localstack_host_port,
+    localstack_image_name,
 )
 from e2e.harness.deploy import aws_client, deploy
 from e2e.harness.deployment import Deployment
@@ -35,6 +36,15 @@ from e2e.harness.session import LocalStack, start_localstack
 
 # Phase timings of the session, for bench/run.py: start, bootstrap, deploy, stop.
 TIMINGS: dict[str, float] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # A mode that cannot run (e.g. Docker without Compose v2) ends the run once, in one
+    # sentence, instead of erroring every test.
+    try:
+        select_mode(os.environ)
+    except HarnessError as error:
+        pytest.exit(f"error: {error}", returncode=1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

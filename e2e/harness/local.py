@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -29,13 +31,15 @@ from e2e.harness import docker, host
 from e2e.harness.deploy import REGION, deploy
 from e2e.harness.deployment import Deployment
 from e2e.harness.modes import HarnessError, Mode, select_mode
-from e2e.harness.paths import STATE_ROOT
+from e2e.harness.paths import HOT_RELOAD_ROOT, REPO_ROOT, STATE_ROOT
 from e2e.harness.processes import ensure_port_free, localstack_info
 from e2e.harness.session import COMPOSE_PROJECT, DEFAULT_PORT, LocalStack, start_localstack
-from e2e.harness.watch import end_hot_reloading
+from e2e.harness.watch import SOURCE, Watcher, end_hot_reloading, load_deployment
 
 SESSION_FILE = STATE_ROOT / "session.json"
 DEPLOY_DIR = STATE_ROOT / "local"
+# Under the folder Docker mode mounts into LocalStack's container (paths.py).
+WATCH_DIR = HOT_RELOAD_ROOT / "local"
 SAMPLE_USER = {"name": "Ada Lovelace", "email": "ada@example.com"}
 
 
@@ -101,6 +105,8 @@ def start(log: Any) -> None:
     mode = select_mode(os.environ)
     port = int(os.environ.get("LOCALSTACK_PORT", DEFAULT_PORT))
     endpoint = os.environ.get("LOCALSTACK_ENDPOINT", "").rstrip("/")
+    if mode is Mode.DOCKER:
+        docker.take_down_stale(COMPOSE_PROJECT, log)
     if mode is not Mode.EXTERNAL:
         ensure_port_free(port)
         endpoint = f"http://127.0.0.1:{port}"
@@ -176,6 +182,7 @@ def clean_up(session: Session) -> None:
         if localstack is not None:
             localstack.stop()
     shutil.rmtree(DEPLOY_DIR, ignore_errors=True)
+    shutil.rmtree(WATCH_DIR, ignore_errors=True)
     shutil.rmtree(host.default_state_dir(), ignore_errors=True)
     SESSION_FILE.unlink(missing_ok=True)
 
@@ -187,6 +194,41 @@ def down(log: Any = print) -> None:
         return
     clean_up(session)
     log(f"LocalStack ({session.mode} mode) stopped and its state removed")
+
+
+# --------------------------------------------------------------------------------------------
+# `make watch`
+
+
+def watch() -> None:
+    """`make watch`: until Ctrl-C, against the LocalStack of `make local`."""
+    session = Session.load()
+    reason = "it is not up" if session is None else stale_reason(session)
+    if session is None or reason is not None:
+        raise HarnessError(f"`make watch` serves the stack of `make local`, but {reason}")
+    deployment = load_deployment(session.endpoint, DEPLOY_DIR)
+    watcher = Watcher(deployment, DEPLOY_DIR / "cdk.out", WATCH_DIR)
+    # Ctrl-C, and a plain `kill`, end the watch the same clean way (also when started with
+    # SIGINT ignored, as `cmd &` in a script does).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        watcher.start()
+        print(
+            f"Watching {SOURCE.relative_to(REPO_ROOT)}/: a saved change is live at "
+            f"{deployment.api_url}/ within about a second. Ctrl-C stops watching."
+        )
+        watcher.loop(threading.Event())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip this
+        watcher.restore()
+    print("\nStopped watching: the function runs the code `make local` deployed again.")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 # --------------------------------------------------------------------------------------------

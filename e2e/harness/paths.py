@@ -8,3 +8,6 @@ STATE_ROOT = REPO_ROOT / ".localstack"
 # The e2e suite's own folder: its LocalStack state, cdk.out, outputs and phase timings.
 E2E_DIR = STATE_ROOT / "e2e"
 E2E_TIMINGS_FILE = E2E_DIR / "timings.json"
+# `make watch`'s code folders (one per user of it): mounted at the same path into LocalStack's
+# container in Docker mode, so that hot reloading reads what the host writes.
+HOT_RELOAD_ROOT = STATE_ROOT / "hot-reload"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import filecmp
 import json
 import shutil
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -167,39 +166,6 @@ def load_deployment(endpoint: str, work_dir: Path) -> Deployment:
     except (OSError, ValueError, KeyError) as error:
         raise HarnessError(f"no deployment of {name} found ({error}): run `make local`") from error
     return Deployment(endpoint, name, outputs, template, {})
-
-
-def run() -> None:
-    """`make watch`: until Ctrl-C, against the LocalStack of `make local`."""
-    from e2e.harness import local
-
-    session = local.Session.load()
-    reason = "it is not up" if session is None else local.stale_reason(session)
-    if session is None or reason is not None:
-        raise HarnessError(f"`make watch` serves the stack of `make local`, but {reason}")
-    deployment = load_deployment(session.endpoint, local.DEPLOY_DIR)
-    watcher = Watcher(deployment, local.DEPLOY_DIR / "cdk.out", local.DEPLOY_DIR / "watch")
-    # Ctrl-C, and a plain `kill`, end the watch the same clean way (also when started with
-    # SIGINT ignored, as `cmd &` in a script does).
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        watcher.start()
-        print(
-            f"Watching {SOURCE.relative_to(REPO_ROOT)}/: a saved change is live at "
-            f"{deployment.api_url}/ within about a second. Ctrl-C stops watching."
-        )
-        watcher.loop(threading.Event())
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip this
-        watcher.restore()
-    print("\nStopped watching: the function runs the code `make local` deployed again.")
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def marker_edit(source: Path, handler: str, marker: str) -> Path:

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from e2e.harness.paths import REPO_ROOT
+from e2e.harness.paths import HOT_RELOAD_ROOT, REPO_ROOT
 
 # `docker compose ...` as the fixtures call it. `up` starts a loopback HTTP server that answers
 # /_localstack/health on LOCALSTACK_PORT (unless FAKE_UP_FAILS is set), `port` answers that
@@ -25,6 +25,8 @@ work = Path(os.environ["FAKE_DOCKER_DIR"])
 if args[:1] == ["info"]:
     print("27.0.0"); sys.exit(0)
 assert args[0] == "compose", args
+if args[1:] == ["version"]:  # the harness asks for Compose v2 before using it
+    print("Docker Compose version v2.40.3"); sys.exit(0)
 files, project, rest, i = [], None, [], 1
 while i < len(args):
     if args[i] == "-f":
@@ -33,7 +35,10 @@ while i < len(args):
         project = args[i + 1]; i += 2
     else:
         rest.append(args[i]); i += 1
-keys = ("LOCALSTACK_PORT", "LOCALSTACK_DOCKER_NETWORK", "DISABLE_BOTO_RETRIES")
+keys = (
+    "LOCALSTACK_PORT", "LOCALSTACK_DOCKER_NETWORK", "DISABLE_BOTO_RETRIES", "LOCALSTACK_IMAGE",
+    "LOCALSTACK_HOT_RELOAD_DIR",
+)
 with open(work / "calls.jsonl", "a") as log:
     env = {k: os.environ.get(k) for k in keys}
     log.write(json.dumps({"files": files, "project": project, "args": rest, "env": env}) + "\\n")
@@ -66,7 +71,7 @@ from pathlib import Path
 import pytest
 from e2e.harness.compose import (  # noqa: F401
     docker_cleanup, docker_compose_command, docker_compose_file, docker_compose_project_name,
-    docker_localstack, docker_setup, localstack_host_port,
+    docker_localstack, docker_setup, localstack_host_port, localstack_image_name,
 )
 
 @pytest.fixture(scope="session")
@@ -106,6 +111,8 @@ def run_inner_session(
         "PYTHONPATH": str(REPO_ROOT),
         # The caller's own port for `make local` must not leak into the session's compose.
         "LOCALSTACK_PORT": "4566",
+        # Chosen by the caller: no pull, no build.
+        "LOCALSTACK_IMAGE": "example/localstack:test",
         **extra_env,
     }
     result = subprocess.run(
@@ -152,6 +159,9 @@ def test_the_session_has_its_own_project_port_and_lambda_network(tmp_path: Path)
         # Lambda containers join the project's own network, named by compose after it.
         assert call["env"]["LOCALSTACK_DOCKER_NETWORK"] == f"{project}_default"
         assert call["env"]["DISABLE_BOTO_RETRIES"] == "1"
+        assert call["env"]["LOCALSTACK_IMAGE"] == "example/localstack:test"
+        # `make watch`'s folders reach the container at the same path
+        assert call["env"]["LOCALSTACK_HOT_RELOAD_DIR"] == str(HOT_RELOAD_ROOT)
 
 
 def test_a_failed_up_still_runs_down_and_reports_the_containers_log(tmp_path: Path) -> None:

@@ -254,6 +254,7 @@ def free_port() -> int:
 
 
 FAKE_DOCKER = """#!/bin/sh
+[ "$1 $2" = "compose version" ] && echo "Docker Compose version v2.40.3" && exit 0
 echo "$@" >> "$FAKE_DOCKER_LOG"
 [ "$1" = info ] && echo 27.0.0
 exit 0
