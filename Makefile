@@ -21,7 +21,7 @@ export UV_PYTHON_DOWNLOADS := never
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-.PHONY: help install test unit lint e2e local watch local-down synth diff deploy smoke bench clean
+.PHONY: help install test unit lint e2e local watch local-down image synth diff deploy smoke bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ watch: install ## While `make local` is up: every saved change under lambda/ is 
 
 local-down: install ## Stop LocalStack and remove its state
 	@$(VENV)/bin/python -m e2e.harness down
+
+image: install ## Docker mode's own LocalStack image from the project's pins (built when its inputs change)
+	@$(VENV)/bin/python -m e2e.harness.image
 
 synth: install ## Synthesize the CloudFormation template (no Docker, no AWS credentials)
 	npx cdk synth -c environment=$(ENVIRONMENT)

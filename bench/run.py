@@ -1,12 +1,15 @@
 """Benchmarks: the unit suite, the e2e cold cycle and the dev loop. Prints figures.
 
     python bench/run.py [--unit-runs 3 (0: none)] [--skip-e2e] [--skip-dev-loop] [--first-install]
-                        [--edits 5]
+                        [--edits 5] [--modes host,docker] [--image-cold]
 
 The cold cycle is one `pytest e2e` run: a fresh LocalStack is started, the CDK toolkit
 bootstrapped, the stack deployed, the suite run and LocalStack stopped. LocalStack's first
 install is timed apart: `--first-install` removes that install first to measure it.
-The cycle always runs in host mode, the mode of CI and of machines without Docker.
+The cycle and the dev loop run in each of `--modes`: host, and docker where a Docker engine
+and Compose v2 answer (default). Docker mode also times the project's image (`make image`):
+`--image-cold` removes it first to time a full build; the cached figure is the check that
+finds it current.
 
 The dev loop uses `make local` (started here, on a free port, and stopped at the end, unless
 it is up already): a re-run with nothing changed, a re-run after a code change (a new file
@@ -35,8 +38,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from e2e.harness import host, local  # noqa: E402
-from e2e.harness.paths import E2E_TIMINGS_FILE, STATE_ROOT  # noqa: E402
+from e2e.harness import host, image, local  # noqa: E402
+from e2e.harness.modes import compose_answers, docker_daemon_answers  # noqa: E402
+from e2e.harness.paths import E2E_TIMINGS_FILE, HOT_RELOAD_ROOT, STATE_ROOT  # noqa: E402
 from e2e.harness.watch import (  # noqa: E402
     MARKER_HEADER,
     SOURCE,
@@ -68,8 +72,18 @@ def unit_suite(runs: int) -> None:
     print(f"  min {low:.1f} s   median {median:.1f} s   max {high:.1f} s")
 
 
-def e2e_cycle(first_install: bool) -> None:
-    if first_install:
+def image_build(cold: bool) -> None:
+    """The project's image: a full build (cold), and the check that finds it current."""
+    if cold:
+        image.remove_project_images()
+        print(f"project image, full build (base and package downloads cached): "
+              f"{timed([sys.executable, '-m', 'e2e.harness.image']):.1f} s")  # fmt: skip
+    cached = timed([sys.executable, "-m", "e2e.harness.image"])
+    print(f"project image, up to date (content hash check): {cached:.1f} s")
+
+
+def e2e_cycle(first_install: bool, mode: str = "host") -> None:
+    if first_install and mode == "host":
         # What LocalStack's host mode installed goes; package downloads stay cached.
         for path in STATE_ROOT.glob("*"):
             if path.name in KEEP:
@@ -78,17 +92,18 @@ def e2e_cycle(first_install: bool) -> None:
                 shutil.rmtree(path)
             else:
                 path.unlink()
-    started = time.monotonic()
-    host.install()
-    label = "first install" if first_install else "install check (already installed)"
-    print(f"LocalStack host {label}: {time.monotonic() - started:.1f} s")
+    if mode == "host":
+        started = time.monotonic()
+        host.install()
+        label = "first install" if first_install else "install check (already installed)"
+        print(f"LocalStack host {label}: {time.monotonic() - started:.1f} s")
 
     E2E_TIMINGS_FILE.unlink(missing_ok=True)
     command = [sys.executable, "-m", "pytest", "e2e", "-q", "-p", "no:cacheprovider"]
-    total = timed(command, env={"LOCALSTACK_MODE": "host"})
+    total = timed(command, env={"LOCALSTACK_MODE": mode})
     phases = json.loads(E2E_TIMINGS_FILE.read_text())
     suite = total - sum(phases.values())
-    print("e2e cold cycle (host mode):")
+    print(f"e2e cold cycle ({mode} mode):")
     for phase in ("start", "bootstrap", "deploy"):
         print(f"  {phase:<10} {phases[phase]:5.1f} s")
     print(f"  {'suite':<10} {suite:5.1f} s   (tests plus pytest start-up)")
@@ -100,19 +115,22 @@ def make_local(env: dict[str, str]) -> float:
     return timed([sys.executable, "-m", "e2e.harness", "up"], env=env)
 
 
-def dev_loop(edits: int) -> None:
+def dev_loop(edits: int, mode: str = "host") -> None:
     started_here = local.Session.load() is None
-    env = {} if not started_here else {"LOCALSTACK_PORT": str(host.free_port())}
+    env = {"LOCALSTACK_MODE": mode}
+    if started_here:
+        env["LOCALSTACK_PORT"] = str(host.free_port())
     change = SOURCE / "_bench_change.py"  # a new file: no source file is ever edited
     try:
         if started_here:
-            print(f"make local, first start (host mode): {make_local(env):.1f} s")
+            print(f"make local, first start ({mode} mode): {make_local(env):.1f} s")
         unchanged = make_local(env)
         change.write_text(f"# {time.time()}\n")
         changed = make_local(env)
         change.unlink()
         changed_back = make_local(env)
-        print("make local re-run while up (hotswap):")
+        session = local.Session.load()
+        print(f"make local re-run while up (hotswap, {session.mode if session else '?'} mode):")
         print(f"  nothing changed         {unchanged:5.1f} s")
         print(f"  code changed            {changed:5.1f} s   (and back: {changed_back:.1f} s)")
         edit_to_live(edits)
@@ -129,9 +147,10 @@ def edit_to_live(edits: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "lambda"
         shutil.copytree(SOURCE, source, ignore=shutil.ignore_patterns("__pycache__"))
-        watcher = Watcher(
-            deployment, local.DEPLOY_DIR / "cdk.out", Path(tmp) / "code", source, log=lambda _: None
-        )
+        # Under the folder Docker mode mounts into LocalStack's container.
+        code = HOT_RELOAD_ROOT / f"bench-{os.getpid()}"
+        cloud_assembly = local.DEPLOY_DIR / "cdk.out"
+        watcher = Watcher(deployment, cloud_assembly, code, source, log=lambda _: None)
         stop = threading.Event()
         loop = threading.Thread(target=watcher.loop, args=(stop,), daemon=True)
         watcher.start()
@@ -152,6 +171,7 @@ def edit_to_live(edits: int) -> None:
             stop.set()
             loop.join()
             watcher.restore()
+            shutil.rmtree(code, ignore_errors=True)
     low, median, high = min(times), statistics.median(times), max(times)
     print(f"make watch, edit saved to edit served, {edits} edits:")
     print(f"  min {low:.1f} s   median {median:.1f} s   max {high:.1f} s")
@@ -169,15 +189,22 @@ def main() -> None:
     parser.add_argument("--skip-dev-loop", action="store_true")
     parser.add_argument("--first-install", action="store_true")
     parser.add_argument("--edits", type=int, default=5)
+    parser.add_argument("--modes", help="host,docker (default: docker too where it can run)")
+    parser.add_argument("--image-cold", action="store_true", help="time a full image build")
     args = parser.parse_args()
+    docker_ready = docker_daemon_answers() and compose_answers()
+    modes = args.modes.split(",") if args.modes else ["host"] + (["docker"] * docker_ready)
     # A `kill` ends the benchmark like Ctrl-C: the finally blocks put everything back.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.unit_runs:
         unit_suite(args.unit_runs)
-    if not args.skip_e2e:
-        e2e_cycle(args.first_install)
-    if not args.skip_dev_loop:
-        dev_loop(args.edits)
+    if "docker" in modes:
+        image_build(args.image_cold)
+    for mode in modes:
+        if not args.skip_e2e:
+            e2e_cycle(args.first_install, mode)
+        if not args.skip_dev_loop:
+            dev_loop(args.edits, mode)
     cold_start = [sys.executable, str(ROOT / "bench" / "cold_start.py")]
     if args.skip_e2e:
         cold_start.append("--skip-localstack")

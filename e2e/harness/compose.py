@@ -87,10 +87,14 @@ def docker_compose_project_name() -> str:
 
 
 @pytest.fixture(scope="session")
-def localstack_image_name() -> str:
+def localstack_image_name(pytestconfig: pytest.Config) -> str:
     """LOCALSTACK_IMAGE, else the official image where it can be pulled, else the project's
-    own (built on first use, e2e/harness/image.py)."""
-    return localstack_image(os.environ)
+    own (built on first use, e2e/harness/image.py: its steps shown as they run)."""
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    if capture is None:
+        return localstack_image(os.environ)
+    with capture.global_and_fixture_disabled():
+        return localstack_image(os.environ)
 
 
 @pytest.fixture(scope="session")

@@ -149,7 +149,8 @@ def ensure_image(log: Log = _log) -> str:
                 context,
             ],
         )
-    _remove_older_builds(tag, log)
+    _docker("image", "prune", "--force", "--filter", "label=users-api.build-stage")
+    remove_project_images(keep=tag, log=log)
     log(f"built {tag} in {time.monotonic() - started:.0f}s")
     return tag
 
@@ -207,12 +208,13 @@ def _stage(context: Path, dynamodb_local: Path, log: Log) -> None:
     shutil.copytree(sources / "ddb-agent", context / "ddb-agent")
 
 
-def _remove_older_builds(keep: str, log: Log) -> None:
-    """Earlier content tags are dead weight (about 1 GB each)."""
+def remove_project_images(keep: str = "", log: Log = _log) -> None:
+    """Every build of the project's image but `keep`: earlier content tags are dead weight
+    (about 1.3 GB each)."""
     listed = _docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", PROJECT_IMAGE)
     for name in listed.stdout.split():
         if name != keep and _docker("image", "rm", name).returncode == 0:
-            log(f"removed the older build {name}")
+            log(f"removed {name}")
 
 
 # --------------------------------------------------------------------------------------------

