@@ -261,9 +261,10 @@ def debian_mirror(sources: Path = Path("/etc/apt")) -> str:
             text = path.read_text(errors="replace")
         except OSError:
             continue
-        for url in re.findall(r"(?:^deb\s+(?:\[[^\]]*\]\s+)?|^URIs:\s*)(\S+)", text, re.M):
-            if url.rstrip("/").endswith("/debian"):
-                return url.rstrip("/")
+        pattern = r"(?:^deb\s+(?:\[[^\]]*\]\s+)?|^URIs:\s*)(\S+)"
+        for url in re.findall(pattern, text, re.M):
+            if str(url).rstrip("/").endswith("/debian"):
+                return str(url).rstrip("/")
     return DEFAULT_DEBIAN_MIRROR
 
 
