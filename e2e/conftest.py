@@ -38,13 +38,13 @@ from e2e.harness.session import LocalStack, start_localstack
 TIMINGS: dict[str, float] = {}
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
+def pytest_configure(config: pytest.Config) -> None:
     # A mode that cannot run (e.g. Docker without Compose v2) ends the run once, in one
     # sentence, instead of erroring every test.
     try:
         select_mode(os.environ)
     except HarnessError as error:
-        pytest.exit(f"error: {error}", returncode=1)
+        raise pytest.UsageError(str(error)) from None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
