@@ -3,9 +3,12 @@
 - nothing up: check the port, start LocalStack, deploy, print the API URL and sample calls;
 - up already (the LocalStack this checkout started answers): deploy what changed (hotswap);
 - a stale session (nothing answers, the process is gone, or another LocalStack now holds the
-  port): clean it up, then start afresh;
+  port): clean it up, then start afresh; in Docker mode a `users-api` compose project left
+  without a record goes first too;
 - Ctrl-C during a first start stops what it started; during a redeploy LocalStack stays up
   (it holds your data) and one line says how to stop it.
+
+`make watch` (`watch()`) serves lambda/ to that LocalStack until Ctrl-C (watch.py syncs).
 
 `session.json` records the mode, the port and LocalStack's `session_id` (new at every start),
 so a LocalStack that this checkout did not start is never deployed into.
