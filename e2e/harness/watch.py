@@ -6,11 +6,10 @@ folder through the magic `hot-reload` bucket (S3Key = the folder's absolute path
 LocalStack's container: docker-compose.yml mounts paths.HOT_RELOAD_ROOT there), and the
 function's runtime restarts once the folder has been quiet for 0.5 s (in a Lambda container,
 LocalStack's init does that; on the host and in the project's image, the project's executor,
-e2e/host/executor). The folder holds the
-function's pinned dependencies, taken from the deployed bundle, and a copy of lambda/ that
-this loop keeps in sync: a copy rather than a link, so that a bind mount into a Lambda
-container sees it too. When the watch ends (Ctrl-C), the function gets its deployed code
-back: the stack stays the one `make local` deployed.
+e2e/host/executor). The folder holds the function's pinned dependencies, taken from the
+deployed bundle, and a copy of lambda/ that this loop keeps in sync: a copy rather than a link,
+so that a bind mount into a container sees it too. When the watch ends (Ctrl-C), the function
+gets its deployed code back: the stack stays the one `make local` deployed.
 """
 
 from __future__ import annotations
