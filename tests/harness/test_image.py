@@ -9,6 +9,7 @@ import pytest
 
 from e2e.harness import image
 from e2e.harness.host_install import HOST_SOURCES, host_distributions
+from e2e.harness.paths import REPO_ROOT
 
 
 def test_an_image_the_caller_names_is_used_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,7 +42,7 @@ def test_without_a_registry_the_projects_image_is_built_and_said_in_one_line(
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of what the image is made from, for the content hash to look at."""
     root = tmp_path / "repo"
-    shutil.copytree(image.REPO_ROOT / HOST_SOURCES, root / HOST_SOURCES)
+    shutil.copytree(REPO_ROOT / HOST_SOURCES, root / HOST_SOURCES)
     (root / "e2e" / "docker").mkdir(parents=True)
     shutil.copy(image.DOCKERFILE, root / "e2e" / "docker" / "Dockerfile")
     monkeypatch.setattr(image, "REPO_ROOT", root)
