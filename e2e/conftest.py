@@ -36,6 +36,9 @@ from e2e.harness.session import LocalStack, start_localstack
 
 # Phase timings of the session, for bench/run.py: start, bootstrap, deploy, stop.
 TIMINGS: dict[str, float] = {}
+# When the session's LocalStack began to stop: in Docker mode its `down -v` is pytest-docker's
+# cleanup, which runs after the `localstack` fixture's, so "stop" is taken at the session's end.
+STOPPING: list[float] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,6 +56,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    if STOPPING:
+        TIMINGS["stop"] = time.monotonic() - STOPPING[0]
     if TIMINGS:
         E2E_TIMINGS_FILE.parent.mkdir(parents=True, exist_ok=True)
         E2E_TIMINGS_FILE.write_text(json.dumps(TIMINGS, indent=2))
@@ -60,8 +65,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def localstack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
-    """LocalStack for the whole session. In host mode a `HostLocalStack`: its
-    `dynamodb_local_process()` finds DynamoDB Local's JVM (pid, argv) for fault tests."""
+    """LocalStack for the whole session. In host mode a `HostLocalStack` (its `pid`: the fault
+    tests find DynamoDB Local below it); in Docker mode a `ComposeLocalStack` (its
+    `container()`: the fault tests signal DynamoDB Local inside it with `docker exec`)."""
     mode = select_mode(os.environ)
     print(f"\nLocalStack mode: {mode}")
     started = time.monotonic()
@@ -81,9 +87,8 @@ def localstack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
     try:
         yield instance
     finally:
-        stopping = time.monotonic()
+        STOPPING.append(time.monotonic())
         instance.stop()
-        TIMINGS["stop"] = time.monotonic() - stopping
 
 
 @pytest.fixture(scope="session")
