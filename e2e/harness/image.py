@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from e2e.harness.host_install import (
@@ -80,7 +80,7 @@ def pulled(name: str, log: Log = _log) -> bool:
     return result.returncode == 0
 
 
-def localstack_image(environ: dict[str, str] | os._Environ[str], log: Log = _log) -> str:
+def localstack_image(environ: Mapping[str, str], log: Log = _log) -> str:
     """The image Docker mode runs (see the module docstring)."""
     chosen = environ.get("LOCALSTACK_IMAGE", "").strip()
     if chosen:
