@@ -21,7 +21,7 @@ export UV_PYTHON_DOWNLOADS := never
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-.PHONY: help install test unit lint e2e local watch local-down synth diff deploy smoke bench clean
+.PHONY: help install test unit lint e2e upgrade-test local watch local-down synth diff deploy smoke bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ lint: install ## Static gates: ruff, mypy, cdk-nag, cfn-lint, checkov, actionlin
 
 e2e: install ## The e2e suite: deploys into a fresh LocalStack and drives the API
 	$(TOX) run -e e2e
+
+upgrade-test: install ## Deploy each supported release (or UPGRADE_FROM=<ref>), write users, deploy this tree over it
+	$(TOX) run -e upgrade
 
 local: install ## LocalStack with the stack deployed, API URL and sample calls; when up: deploy what changed
 	@$(VENV)/bin/python -m e2e.harness up
