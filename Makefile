@@ -20,6 +20,8 @@ export UV_PYTHON_DOWNLOADS := never
 # jsii supports Node 22 and 24 and prints a banner on Node 20: this is the variable it reads.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export CDK_DISABLE_CLI_TELEMETRY := 1
+# Material for MkDocs' end-of-life notice, printed on every build (the pins are ours).
+export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: help install test unit lint e2e local watch local-down synth diff deploy destroy smoke bench docs clean
 

@@ -223,7 +223,7 @@ def main() -> None:
     cold_start = [sys.executable, str(ROOT / "bench" / "cold_start.py")]
     if args.skip_e2e:
         cold_start.append("--skip-localstack")
-    # Its figures are printed as they come and kept as text beside the others.
+    # Its figures, printed once it ends, are kept as text beside the others.
     printed = subprocess.run(cold_start, check=True, stdout=subprocess.PIPE, text=True)  # noqa: S603
     print(printed.stdout, end="")
     write_results(printed.stdout)
