@@ -37,11 +37,11 @@ def render(path: Path) -> str:
     lines = [
         f"Recorded {results['recorded']} on {results['machine']}, Python {results['python']}.",
         "",
-        "| what | median | min – max | runs | note |",
+        "| what | median | range | runs | note |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
     for row in results["figures"]:
-        spread = f"{row['min']:.1f} – {row['max']:.1f} s" if row["runs"] > 1 else ""
+        spread = f"{row['min']:.1f} to {row['max']:.1f} s" if row["runs"] > 1 else ""
         lines.append(
             f"| {row['what']} | {row['median']:.1f} s | {spread} | {row['runs']} | {row['note']} |"
         )
