@@ -1,6 +1,6 @@
 # mypy: ignore-errors
 # (Runs inside LocalStack's own venv; the project's type-check environment has no localstack.)
-"""Two fixes to LocalStack 4.14's CloudFormation, loaded with the project's Lambda executor, so
+"""Three fixes to LocalStack 4.14's CloudFormation, loaded with the project's Lambda executor, so
 that deploying a release over the one before works as it does on AWS.
 
 1. The engine gives a ``Ref`` the change type of the resource it names (its own code marks the
@@ -12,6 +12,9 @@ that deploying a release over the one before works as it does on AWS.
 2. ``AWS::ApiGateway::Stage`` has no update: the stage stays on the API's previous deployment,
    and deleting that deployment afterwards deletes the stage with it, leaving the API answering
    nothing. On AWS the update points the stage at the new deployment.
+3. An ``AWS::SNS::Topic`` whose template names no ``TopicName`` is recreated on every update (the
+   generated name of the live topic differs from the template's none), under a new ARN. On AWS
+   the topic stays, with its subscriptions.
 """
 
 from localstack.runtime import hooks
@@ -23,6 +26,7 @@ def deploys_over_a_release_as_on_aws():
         ApiGatewayStageProvider,
     )
     from localstack.services.cloudformation.engine.v2 import change_set_model as model
+    from localstack.services.sns.resource_providers.aws_sns_topic import SNSTopicProvider
 
     if getattr(model.ChangeSetModel, "_project_fixes", False):
         return
@@ -31,6 +35,7 @@ def deploys_over_a_release_as_on_aws():
         model, model.ChangeSetModel._resolve_intrinsic_function_ref
     )
     ApiGatewayStageProvider.update = _update_stage
+    SNSTopicProvider.update = _keeping_the_generated_name(SNSTopicProvider.update)
 
 
 def _replacement_aware(model, resolve_ref):
@@ -92,3 +97,13 @@ def _update_stage(self, request):
         resource_model={**previous, **desired},
         custom_context=request.custom_context,
     )
+
+
+def _keeping_the_generated_name(update_topic):
+    def update(self, request):
+        previous = request.previous_state or {}
+        if not request.desired_state.get("TopicName") and previous.get("TopicName"):
+            request.desired_state["TopicName"] = previous["TopicName"]
+        return update_topic(self, request)
+
+    return update
