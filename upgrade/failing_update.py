@@ -1,7 +1,7 @@
 """An update that fails half-way on purpose, to see what the platform's rollback leaves serving.
 
-The deployed template plus one resource that cannot be created (an SSM parameter under the
-reserved `/aws` prefix, which Parameter Store refuses): CloudFormation has to roll the update back.
+The deployed template plus one resource that cannot be created (a table whose key is not among
+its attribute definitions, which DynamoDB refuses): CloudFormation has to roll the update back.
 On AWS that ends in UPDATE_ROLLBACK_COMPLETE with every resource as it was.
 """
 
@@ -29,11 +29,19 @@ def update_that_fails(endpoint: str, stack_name: str) -> Outcome:
     body = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
     template = json.loads(body) if isinstance(body, str) else body  # boto3 parses JSON bodies
     template["Resources"][FAILING_RESOURCE] = {
-        "Type": "AWS::SSM::Parameter",
-        "Properties": {"Name": "/aws/users-api/fails-on-purpose", "Type": "String", "Value": "x"},
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {
+            "KeySchema": [{"AttributeName": "undefined", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "other", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
     }
-    cloudformation.update_stack(
+    # A change set, as `cdk deploy` makes: LocalStack 4.14's UpdateStack call itself never rolls
+    # back (it reports UPDATE_COMPLETE with the resource failed).
+    change_set = cloudformation.create_change_set(
         StackName=stack_name,
+        ChangeSetName="upgrade-suite-fails-on-purpose",
+        ChangeSetType="UPDATE",
         TemplateBody=json.dumps(template),
         Parameters=[
             {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
@@ -41,10 +49,27 @@ def update_that_fails(endpoint: str, stack_name: str) -> Outcome:
         ],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
+    cloudformation.get_waiter("change_set_create_complete").wait(
+        ChangeSetName=change_set["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+    )
+    cloudformation.execute_change_set(ChangeSetName=change_set["Id"])
+    # The call returns before the update starts, and the stack's status stays the last one for a
+    # while: the outcome is the stack's own final event after the failing resource was tried.
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-        if not stack["StackStatus"].endswith("IN_PROGRESS"):
-            return Outcome(stack["StackStatus"], stack.get("StackStatusReason", ""))
+        events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
+        tried = [e for e in events if e["LogicalResourceId"] == FAILING_RESOURCE]
+        if tried:
+            since = min(e["Timestamp"] for e in tried)
+            final = [
+                e
+                for e in events
+                if e["LogicalResourceId"] == stack_name
+                and e["Timestamp"] >= since
+                and not e["ResourceStatus"].endswith("IN_PROGRESS")
+            ]
+            if final:
+                reasons = [e.get("ResourceStatusReason", "") for e in tried]
+                return Outcome(final[0]["ResourceStatus"], next((r for r in reasons if r), ""))
         time.sleep(1)
-    return Outcome("TIMED_OUT", f"still {stack['StackStatus']} after {TIMEOUT_SECONDS}s")
+    return Outcome("TIMED_OUT", f"no final stack event after {TIMEOUT_SECONDS}s")
