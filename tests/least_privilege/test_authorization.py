@@ -1,0 +1,126 @@
+"""What IAM evaluates for a call, and the audits built on moto's evaluator (no network)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from e2e.least_privilege.audit import RecordedCall, audit, render
+from e2e.least_privilege.authorization import Authorization, Call, resource_fields
+from e2e.least_privilege.callers import Request, contract_allows, judge, unsent_operations
+
+REGION, ACCOUNT = "eu-west-1", "111122223333"
+USERS = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/users"
+RECORDS = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/records"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/function"
+
+
+def call(service: str, operation: str, **params: Any) -> Call:
+    return Call(service, operation, params, REGION, ACCOUNT)
+
+
+def test_a_transaction_is_authorised_item_by_item_on_each_items_table() -> None:
+    transaction = call(
+        "dynamodb",
+        "TransactWriteItems",
+        TransactItems=[
+            {"Put": {"TableName": "users", "Item": {"UserId": {"S": "u"}}}},
+            {"ConditionCheck": {"TableName": "users", "Key": {}}},
+            {"Delete": {"TableName": "records", "Key": {}}},
+        ],
+    )
+    assert transaction.authorizations() == [
+        Authorization("dynamodb:PutItem", USERS, "TransactItems[0].Put"),
+        Authorization("dynamodb:ConditionCheckItem", USERS, "TransactItems[1].ConditionCheck"),
+        Authorization("dynamodb:DeleteItem", RECORDS, "TransactItems[2].Delete"),
+    ]
+
+
+def test_get_parameters_is_authorised_per_parameter_and_unknown_calls_on_star() -> None:
+    assert call("ssm", "GetParameters", Names=["/p/a", "/p/b"]).authorizations() == [
+        Authorization("ssm:GetParameters", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/p/a", "/p/a"),
+        Authorization("ssm:GetParameters", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/p/b", "/p/b"),
+    ]
+    assert call("sqs", "ListQueues").authorizations() == [Authorization("sqs:ListQueues", "*")]
+
+
+def test_a_recorder_keeps_only_what_names_resources() -> None:
+    params = {"TableName": "users", "Item": {"email": {"S": "ada@example.com"}}}
+    assert resource_fields(params) == {"TableName": "users"}
+
+
+ROLE_DOCUMENTS = {
+    "policy": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Scan"], "Resource": USERS},
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:x:y:key/k"},
+        ],
+    }
+}
+
+
+def recorded(*calls: Call, role: str = ROLE) -> list[RecordedCall]:
+    return [RecordedCall(c, role, "function") for c in calls]
+
+
+def test_the_audit_names_a_call_no_statement_allows_and_a_grant_nothing_used() -> None:
+    # Given the function read an item, wrote one, and never scanned
+    calls = recorded(
+        call("dynamodb", "GetItem", TableName="users"),
+        call("dynamodb", "PutItem", TableName="users"),
+        call("dynamodb", "GetItem", TableName="users"),
+    )
+    # When its role is audited, KMS declared used by a service
+    result = audit(calls, ROLE, "function", ROLE_DOCUMENTS, {"kms:Decrypt": "DynamoDB"})
+    # Then
+    assert result.failures == [
+        f"call not allowed by the role: dynamodb.PutItem needs dynamodb:PutItem on {USERS}",
+        f"grant used by no call: dynamodb:Scan on {USERS} (policy#0)",
+    ]
+    assert result.calls == 3
+    table = render(result)
+    assert "| dynamodb:GetItem on " + USERS + " | policy#0 | dynamodb.GetItem x2 |" in table
+    assert "on the function's behalf: DynamoDB" in table
+
+
+def test_the_audit_passes_when_grants_and_calls_match_and_ignores_other_roles() -> None:
+    calls = [
+        *recorded(
+            call("dynamodb", "GetItem", TableName="users"),
+            call("dynamodb", "Scan", TableName="users"),
+        ),
+        *recorded(call("dynamodb", "DeleteTable", TableName="users"), role="another"),
+    ]
+    result = audit(calls, ROLE, "function", ROLE_DOCUMENTS, {"kms:Decrypt": "DynamoDB"})
+    assert (result.failures, result.others) == ([], 1)
+
+
+def test_a_declared_indirect_grant_that_is_granted_nowhere_fails() -> None:
+    result = audit([], ROLE, "function", ROLE_DOCUMENTS, {"kms:Encrypt": "DynamoDB"})
+    assert "declared used on the function's behalf, but not granted: kms:Encrypt" in result.failures
+
+
+READ_ONLY = {
+    "Statement": [
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:api/GET/users/*"}
+    ]
+}
+
+
+def test_the_callers_audit_compares_moto_s_verdict_with_the_contract() -> None:
+    # Given a read-only policy that (wrongly) allows no listing, and a read-write one for all
+    read_write = {
+        "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}]
+    }
+    sent = {Request("GET", "/users/abc"): 2, Request("GET", "/users"): 1, Request("GET", "/"): 1}
+    verdicts = judge(sent, READ_ONLY, read_write, lambda r: f"arn:api/{r.method}{r.path}")
+    by_request = {v.request: v for v in verdicts}
+    assert by_request[Request("GET", "/users/abc")].agrees
+    assert not by_request[Request("GET", "/users")].agrees  # the contract gives it to read-only
+    assert not by_request[Request("GET", "/")].agrees  # anonymous: no policy should name it
+    assert contract_allows(Request("DELETE", "/users/abc")) == (False, True)
+    assert [(op.method, op.template) for op in unsent_operations(sent)] == [
+        ("POST", "/users"),
+        ("PUT", "/users/{userId}"),
+        ("DELETE", "/users/{userId}"),
+    ]
