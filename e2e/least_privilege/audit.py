@@ -117,11 +117,9 @@ class Audit:
     uses: Counter[Use] = field(default_factory=Counter)
     allowed_by: dict[Use, list[str]] = field(default_factory=dict)
     grant_users: dict[Grant, list[Use]] = field(default_factory=dict)
-    others: int = 0  # calls made with another role's credentials
-
-    @property
-    def calls(self) -> int:
-        return sum(self.uses.values())
+    calls: int = 0  # made with the role's credentials
+    sessions: Counter[str] = field(default_factory=Counter)  # who assumed the role for them
+    others: Counter[str] = field(default_factory=Counter)  # calls with other roles' credentials
 
     @property
     def unallowed(self) -> list[Use]:
@@ -148,8 +146,14 @@ class Audit:
         return sorted(set(self.indirect) - granted)
 
     @property
+    def strangers(self) -> list[str]:
+        """Sessions other than the function's that made calls with its role."""
+        return sorted(set(self.sessions) - {self.function_name})
+
+    @property
     def failures(self) -> list[str]:
         return [
+            *(f"the function's role was used by another session: {s}" for s in self.strangers),
             *(
                 f"call not allowed by the role: {use.label} needs {_pair(use)}"
                 for use in self.unallowed
@@ -175,8 +179,10 @@ def audit(
     result = Audit(role_arn, function_name, documents, indirect)
     for recorded in calls:
         if recorded.role_arn != role_arn:
-            result.others += 1
+            result.others[recorded.role_arn] += 1
             continue
+        result.calls += 1
+        result.sessions[recorded.session_name] += 1
         for authorization in recorded.call.authorizations():
             result.uses[Use(recorded.call.service, recorded.call.operation, authorization)] += 1
     every_statement = statements(documents)
@@ -214,8 +220,12 @@ def render(result: Audit) -> str:
         "# Least privilege: the function's role against the calls it made",
         "",
         f"- function: `{result.function_name}`; role: `{result.role_arn}`",
-        f"- calls by the function: {result.calls} (as {len(result.uses)} distinct authorizations); "
-        f"not allowed: {len(result.unallowed)}; calls by other roles, not audited: {result.others}",
+        f"- calls with the role: {result.calls}, by "
+        + ", ".join(f"`{name}` ({count})" for name, count in sorted(result.sessions.items()))
+        + f"; authorizations: {sum(result.uses.values())} ({len(result.uses)} distinct); "
+        f"not allowed: {len(result.unallowed)}",
+        "- calls with other roles' credentials, not audited: "
+        + (", ".join(f"`{arn}` ({n})" for arn, n in sorted(result.others.items())) or "none"),
         f"- grants: {len(result.grant_users)}; used by calls: {len(used)}; used on the "
         f"function's behalf by a service: {len(result.indirect_grants)}; "
         f"unused: {len(result.unused)}",

@@ -77,7 +77,7 @@ def test_the_audit_names_a_call_no_statement_allows_and_a_grant_nothing_used() -
         f"call not allowed by the role: dynamodb.PutItem needs dynamodb:PutItem on {USERS}",
         f"grant used by no call: dynamodb:Scan on {USERS} (policy#0)",
     ]
-    assert result.calls == 3
+    assert (result.calls, sum(result.uses.values())) == (3, 3)
     table = render(result)
     assert "| dynamodb:GetItem on " + USERS + " | policy#0 | dynamodb.GetItem x2 |" in table
     assert "on the function's behalf: DynamoDB" in table
@@ -92,7 +92,13 @@ def test_the_audit_passes_when_grants_and_calls_match_and_ignores_other_roles() 
         *recorded(call("dynamodb", "DeleteTable", TableName="users"), role="another"),
     ]
     result = audit(calls, ROLE, "function", ROLE_DOCUMENTS, {"kms:Decrypt": "DynamoDB"})
-    assert (result.failures, result.others) == ([], 1)
+    assert (result.failures, dict(result.others)) == ([], {"another": 1})
+
+
+def test_another_session_using_the_functions_role_fails() -> None:
+    calls = [RecordedCall(call("dynamodb", "Scan", TableName="users"), ROLE, "someone")]
+    result = audit(calls, ROLE, "function", ROLE_DOCUMENTS, {"kms:Decrypt": "DynamoDB"})
+    assert "the function's role was used by another session: someone" in result.failures
 
 
 def test_a_declared_indirect_grant_that_is_granted_nowhere_fails() -> None:
