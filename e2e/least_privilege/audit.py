@@ -49,10 +49,11 @@ def recorded_calls(endpoint: str) -> list[RecordedCall]:
     try:
         with urllib.request.urlopen(f"{endpoint}{RECORDER_PATH}", timeout=30) as response:
             body = json.loads(response.read())
-    except urllib.error.HTTPError as error:
+        calls = body["calls"]
+    except (urllib.error.HTTPError, ValueError, KeyError, TypeError) as error:
         raise RecorderMissing(
-            f"LocalStack at {endpoint} answers {error.code} on {RECORDER_PATH}: its call recorder "
-            "(localstack_host_lambda.calls, in e2e/host/executor) is not installed"
+            f"LocalStack at {endpoint} has no call recorder at {RECORDER_PATH} ({error}): install "
+            "e2e/host/executor (localstack_host_lambda.calls) into its venv"
         ) from error
     return [
         RecordedCall(
@@ -66,7 +67,7 @@ def recorded_calls(endpoint: str) -> list[RecordedCall]:
             role_arn=raw["roleArn"],
             session_name=raw["sessionName"],
         )
-        for raw in body["calls"]
+        for raw in calls
     ]
 
 

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
+from collections.abc import Iterator
 from typing import Any
 
-from e2e.least_privilege.audit import RecordedCall, audit, render
+import pytest
+
+from e2e.least_privilege.audit import (
+    RECORDER_PATH,
+    RecordedCall,
+    RecorderMissing,
+    audit,
+    recorded_calls,
+    render,
+)
 from e2e.least_privilege.authorization import Authorization, Call, resource_fields
 from e2e.least_privilege.callers import Request, contract_allows, judge, unsent_operations
 
@@ -130,3 +143,61 @@ def test_the_callers_audit_compares_moto_s_verdict_with_the_contract() -> None:
         ("PUT", "/users/{userId}"),
         ("DELETE", "/users/{userId}"),
     ]
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """A loopback stand-in for LocalStack: with the recorder (one call kept) or without it."""
+
+    installed = True
+
+    def do_GET(self) -> None:
+        if not self.installed or self.path != RECORDER_PATH:
+            self.send_error(404)
+            return
+        raw = {
+            "signingName": "dynamodb",
+            "operation": "PutItem",
+            "region": REGION,
+            "account": ACCOUNT,
+            "roleArn": ROLE,
+            "sessionName": "function",
+            "params": {"TableName": "users", "Item": {"email": {"S": "ada@example.com"}}},
+        }
+        body = json.dumps({"calls": [raw]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def localstack() -> Iterator[tuple[str, type[Recorder]]]:
+    handler = type("Handler", (Recorder,), {})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_recorded_calls_keep_only_what_names_resources(
+    localstack: tuple[str, type[Recorder]],
+) -> None:
+    endpoint, _ = localstack
+    (recorded_call,) = recorded_calls(endpoint)
+    assert recorded_call == RecordedCall(
+        call("dynamodb", "PutItem", TableName="users"), ROLE, "function"
+    )
+
+
+def test_a_localstack_without_the_recorder_fails_the_audit_saying_so(
+    localstack: tuple[str, type[Recorder]],
+) -> None:
+    endpoint, handler = localstack
+    handler.installed = False
+    with pytest.raises(RecorderMissing, match="has no call recorder"):
+        recorded_calls(endpoint)
