@@ -43,8 +43,9 @@ def test_the_functions_role_grants_exactly_the_calls_it_made(
     reports.write(reports.FUNCTION_REPORT, render(result))
 
     # Then the function made calls, each allowed, and every grant was used (or is declared so)
+    failures = result.failures
     assert result.calls > 0, f"no call of the function's role {role_arn} was recorded"
-    assert not result.failures, "\n".join(result.failures)
+    assert not failures, "\n".join(failures)
 
 
 def test_the_callers_policies_allow_exactly_what_the_contract_gives_them(
