@@ -149,7 +149,7 @@ def verdict(
     """Identity-policy evaluation over several documents: an explicit Deny in any wins, then
     an Allow in any; neither is NEUTRAL (IAM's implicit deny)."""
     results = [
-        IAMPolicy(json.dumps(document)).is_action_permitted(
+        IAMPolicy(json.dumps(_applicable(document, context or {}))).is_action_permitted(
             authorization.action,
             authorization.resource,
             incoming_condition_values=dict(context) if context else None,
@@ -161,6 +161,27 @@ def verdict(
     if PermissionResult.PERMITTED in results:
         return PermissionResult.PERMITTED
     return PermissionResult.NEUTRAL
+
+
+def _applicable(document: Mapping[str, Any], context: Mapping[str, str]) -> dict[str, Any]:
+    """`document` without the statements whose condition needs a key the request lacks.
+
+    IAM does not match such a statement (unless the operator ends in ...IfExists or is Null);
+    moto's evaluator passes a condition whose key is absent, which would let a direct call
+    through a statement bound to `kms:ViaService`. Only the keys' presence is decided here:
+    the values are moto's to judge.
+    """
+
+    def applies(statement: Mapping[str, Any]) -> bool:
+        return all(
+            key in context
+            for operator, keys in statement.get("Condition", {}).items()
+            if not operator.endswith("IfExists") and operator != "Null"
+            for key in keys
+        )
+
+    kept = [statement for statement in as_list(document["Statement"]) if applies(statement)]
+    return {**document, "Statement": kept}
 
 
 def allows(

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from moto.iam.access_control import PermissionResult
 
 from e2e.least_privilege.audit import (
     RECORDER_PATH,
@@ -18,7 +19,13 @@ from e2e.least_privilege.audit import (
     recorded_calls,
     render,
 )
-from e2e.least_privilege.authorization import Authorization, Call, resource_fields
+from e2e.least_privilege.authorization import (
+    Authorization,
+    Call,
+    allows,
+    resource_fields,
+    verdict,
+)
 from e2e.least_privilege.callers import Request, contract_allows, judge, unsent_operations
 
 REGION, ACCOUNT = "eu-west-1", "111122223333"
@@ -201,3 +208,27 @@ def test_a_localstack_without_the_recorder_fails_the_audit_saying_so(
     handler.installed = False
     with pytest.raises(RecorderMissing, match="has no call recorder"):
         recorded_calls(endpoint)
+
+
+def test_a_statement_bound_to_kms_via_service_allows_only_calls_through_that_service() -> None:
+    # Given the function role's KMS statement, as the stack writes it
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k"
+    documents = [
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": key,
+                    "Condition": {
+                        "StringEquals": {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}
+                    },
+                }
+            ]
+        }
+    ]
+    decrypt = Authorization("kms:Decrypt", key)
+    # Then a direct call is not allowed, one through DynamoDB is, one through another service not
+    assert verdict(documents, decrypt) is PermissionResult.NEUTRAL
+    assert allows(documents, decrypt, {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"})
+    assert not allows(documents, decrypt, {"kms:ViaService": f"s3.{REGION}.amazonaws.com"})
