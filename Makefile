@@ -20,8 +20,10 @@ export UV_PYTHON_DOWNLOADS := never
 # jsii supports Node 22 and 24 and prints a banner on Node 20: this is the variable it reads.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export CDK_DISABLE_CLI_TELEMETRY := 1
+# Material for MkDocs' end-of-life notice, printed on every build (the pins are ours).
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help install test unit lint e2e local watch local-down synth diff deploy smoke bench clean
+.PHONY: help install test unit lint e2e upgrade-test local watch local-down synth diff deploy destroy smoke bench docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -44,11 +46,14 @@ test: install ## Everything CI runs: lint, unit tests, then the e2e suite on Loc
 unit: install ## Unit tests only (CDK assertions and the handler)
 	$(TOX) run -e unit
 
-lint: install ## Static gates: ruff, mypy, cdk-nag, cfn-lint, checkov, actionlint, zizmor
+lint: install ## Static gates: ruff, mypy, the OpenAPI drift check, cdk-nag, cfn-lint, checkov, actionlint, zizmor, the docs site
 	$(TOX) run -e lint,checkov
 
 e2e: install ## The e2e suite: deploys into a fresh LocalStack and drives the API
 	$(TOX) run -e e2e
+
+upgrade-test: install ## Deploy each supported release (or UPGRADE_FROM=<ref>), write users, deploy this tree over it
+	$(TOX) run -e upgrade
 
 local: install ## LocalStack with the stack deployed, API URL and sample calls; when up: deploy what changed
 	@$(VENV)/bin/python -m e2e.harness up
@@ -68,11 +73,18 @@ diff: install ## Compare the stack with what is deployed in the current AWS acco
 deploy: install ## Deploy to the AWS account of your current credentials
 	npx cdk deploy -c environment=$(ENVIRONMENT) --outputs-file $(OUTPUTS_FILE) $(CDK_ARGS)
 
+destroy: install ## Delete the deployed stack of ENVIRONMENT (asks first; prod keeps its data, see the docs)
+	npx cdk destroy -c environment=$(ENVIRONMENT) $(CDK_ARGS)
+
 smoke: install ## Smoke-test the API `make deploy` just deployed (SMOKE_ARGS=--read-only writes nothing)
 	$(VENV)/bin/python scripts/smoke.py --outputs $(OUTPUTS_FILE) --stack UsersApi-$(ENVIRONMENT) $(SMOKE_ARGS)
 
 bench: install ## Benchmarks: unit suite, e2e cold cycle, `make local` re-run, edit-to-live under `make watch`
 	$(VENV)/bin/python bench/run.py
 
+docs: install ## Serve the documentation site on http://127.0.0.1:8000 (live reload)
+	$(VENV)/bin/mkdocs serve
+
 clean: ## Remove environments, caches and build output
-	rm -rf $(VENV) .tox node_modules cdk.out .localstack .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tox node_modules cdk.out .localstack .pytest_cache .mypy_cache .ruff_cache \
+	  .hypothesis site $(OUTPUTS_FILE)

@@ -24,6 +24,8 @@ class Api:
 
     base_url: str
     region: str = REGION
+    # Off only for an earlier release's API, which answers by its own contract.
+    check_contract: bool = True
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         auth = SigV4(LOCALSTACK_CREDENTIALS, self.region)
@@ -33,7 +35,8 @@ class Api:
         """What a browser's preflight, a health monitor or an anonymous caller sends."""
         response = requests.request(method, f"{self.base_url}{path}", timeout=TIMEOUT, **kwargs)
         note(method, response.request.url or path, self.base_url)  # for the callers' audit
-        check_response(response, self.base_url)  # every answer is what docs/openapi.yaml says
+        if self.check_contract:  # every answer is what docs/openapi.yaml says
+            check_response(response, self.base_url)
         return response
 
     def create_user(self, **fields: Any) -> dict[str, Any]:

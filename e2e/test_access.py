@@ -58,7 +58,7 @@ def test_a_signed_caller_reads_and_writes(api: Api) -> None:
 def test_localstack_serves_unsigned_calls_so_refusal_is_proven_elsewhere(api: Api) -> None:
     # LocalStack community does not enforce AWS_IAM: an unsigned call is served. On AWS it
     # answers 403 FORBIDDEN (scripts/smoke.py checks it). If this fails, LocalStack started
-    # enforcing: prove the refusal here instead, and update the README's Access section.
+    # enforcing: prove the refusal here instead, and update docs/access.md.
     response = api.unsigned("GET", f"/users/{uuid.uuid4()}")
     assert_error(response, 404, "USER_NOT_FOUND")
 

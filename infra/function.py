@@ -26,8 +26,9 @@ MEMORY_MB = 256
 APP_VERSION = "1.0.0"
 
 # Exactly what repository.py calls; a TransactWriteItems is authorised per item as the Put,
-# Update or Delete it holds.
+# Update, Delete or ConditionCheck it holds.
 USERS_TABLE_ACTIONS = [
+    "dynamodb:ConditionCheckItem",
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",

@@ -31,6 +31,8 @@ class OutputKeys:
     FUNCTION_NAME: Final = "FunctionName"
     KEY_ARN: Final = "TableKeyArn"
     PARAMETER_PATH: Final = "ParameterPath"
+    # Subscribe a channel (chat, pager) to the alarms without looking the topic up.
+    ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
     # IAM authorization only: the managed policies a consumer attaches to its role.
     READ_ONLY_POLICY_ARN: Final = "ReadOnlyPolicyArn"
     READ_WRITE_POLICY_ARN: Final = "ReadWritePolicyArn"

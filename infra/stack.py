@@ -40,7 +40,7 @@ class UsersApiStack(Stack):
             config=config,
         )
         self.api = api = UsersApi(self, "Api", settings=settings, function=service.function)
-        self.monitoring = Monitoring(
+        self.monitoring = monitoring = Monitoring(
             self,
             "Monitoring",
             settings=settings,
@@ -60,6 +60,7 @@ class UsersApiStack(Stack):
                 OutputKeys.FUNCTION_NAME: service.function.function_name,
                 OutputKeys.KEY_ARN: data.key.key_arn,
                 OutputKeys.PARAMETER_PATH: config.path,
+                OutputKeys.ALARM_TOPIC_ARN: monitoring.topic.topic_arn,
             }
         )
         if policies := api.caller_policies:

@@ -10,6 +10,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.monitoring.metrics import TABLE_OPERATIONS
+from infra.names import OutputKeys
 from infra.stack import UsersApiStack
 from tests.infra.conftest import only_resource, topic_ref
 
@@ -133,6 +134,12 @@ def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(
         assert alarm["AlarmActions"] == [topic], name
         assert alarm["OKActions"] == [topic], name
         assert alarm.get("ActionsEnabled", True) is True, name
+
+
+def test_the_alarm_topic_arn_is_an_output(template: Template) -> None:
+    # Given the stack's outputs, then one names the topic the alarms notify (to subscribe to it)
+    outputs = template.find_outputs(OutputKeys.ALARM_TOPIC_ARN)
+    assert outputs[OutputKeys.ALARM_TOPIC_ARN]["Value"] == topic_ref(template)
 
 
 def test_every_alarm_says_what_to_look_at_first(template: Template) -> None:

@@ -51,6 +51,8 @@ def test_function_role_allows_exactly_the_calls_the_code_makes(
         {
             "Effect": "Allow",
             "Action": [
+                # The keyed create checks that no record of an earlier release holds its key.
+                "dynamodb:ConditionCheckItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
