@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import pytest
@@ -24,9 +25,15 @@ def synth(context: dict[str, Any]) -> tuple[UsersApiStack, Template]:
     return stack, Template.from_stack(stack)
 
 
+@cache
+def synth_environment(name: str) -> tuple[UsersApiStack, Template]:
+    """One synth per environment for the whole session (tests/handler reads the role too)."""
+    return synth({"environment": name})
+
+
 @pytest.fixture(scope="session")
 def synthesized() -> Synthesized:
-    return {name: synth({"environment": name}) for name in ENVIRONMENTS}
+    return {name: synth_environment(name) for name in ENVIRONMENTS}
 
 
 @pytest.fixture(scope="session", params=ENVIRONMENTS)

@@ -6,10 +6,9 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
+from infra.function import XRAY_ACTIONS
 from infra.stack import UsersApiStack
 from tests.infra.conftest import only_resource, synth
-
-XRAY_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 
 
 def function_role_statements(stack: UsersApiStack, template: Template) -> list[dict[str, Any]]:
