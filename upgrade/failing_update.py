@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from e2e.harness.deploy import aws_client
+from e2e.harness.deploy import REGION, aws_client
 
 FAILING_RESOURCE = "UpgradeSuiteFailsOnPurpose"
 TIMEOUT_SECONDS = 300
@@ -36,13 +36,13 @@ def update_that_fails(endpoint: str, stack_name: str) -> Outcome:
             "BillingMode": "PAY_PER_REQUEST",
         },
     }
-    # A change set, as `cdk deploy` makes: LocalStack 4.14's UpdateStack call itself never rolls
-    # back (it reports UPDATE_COMPLETE with the resource failed).
+    # A change set from a template in the toolkit's bucket, as `cdk deploy` makes (the template
+    # is beyond TemplateBody's 51,200 bytes; LocalStack 4.14's UpdateStack never rolls back).
     change_set = cloudformation.create_change_set(
         StackName=stack_name,
         ChangeSetName="upgrade-suite-fails-on-purpose",
         ChangeSetType="UPDATE",
-        TemplateBody=json.dumps(template),
+        TemplateURL=_uploaded(endpoint, json.dumps(template)),
         Parameters=[
             {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
             for p in stack.get("Parameters", [])
@@ -73,3 +73,11 @@ def update_that_fails(endpoint: str, stack_name: str) -> Outcome:
                 return Outcome(final[0]["ResourceStatus"], next((r for r in reasons if r), ""))
         time.sleep(1)
     return Outcome("TIMED_OUT", f"no final stack event after {TIMEOUT_SECONDS}s")
+
+
+def _uploaded(endpoint: str, body: str) -> str:
+    toolkit = aws_client("cloudformation", endpoint).describe_stacks(StackName="CDKToolkit")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in toolkit["Stacks"][0]["Outputs"]}
+    bucket, key = outputs["BucketName"], "upgrade-suite/fails-on-purpose.json"
+    aws_client("s3", endpoint).put_object(Bucket=bucket, Key=key, Body=body.encode())
+    return f"https://s3.{REGION}.amazonaws.com/{bucket}/{key}"
