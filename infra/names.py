@@ -36,3 +36,23 @@ class OutputKeys:
     # IAM authorization only: the managed policies a consumer attaches to its role.
     READ_ONLY_POLICY_ARN: Final = "ReadOnlyPolicyArn"
     READ_WRITE_POLICY_ARN: Final = "ReadWritePolicyArn"
+
+
+# A log group that a custom resource creates, or adopts when it already exists
+# (infra/ensured_log_group.py): API Gateway's execution log group.
+ENSURED_LOG_GROUP_TYPE: Final = "Custom::EnsuredLogGroup"
+
+# What a deploy must never replace or delete by accident (scripts/guard_stateful.py, and the
+# frozen ids in tests/infra/stateful_resources.json).
+STATEFUL_TYPES: Final = (
+    "AWS::DynamoDB::Table",
+    "AWS::KMS::Key",
+    "AWS::Logs::LogGroup",
+    "AWS::SNS::Topic",
+    ENSURED_LOG_GROUP_TYPE,
+)
+# `-c allowReplace=<logical id>,...`: the stateful resources one deploy may replace or delete.
+ALLOW_REPLACE_CONTEXT: Final = "allowReplace"
+# Where the synthesized assembly records that allowance for the guard (stack metadata in
+# manifest.json: it never reaches the template).
+ALLOW_REPLACE_METADATA: Final = "users-api:allowReplace"
