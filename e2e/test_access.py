@@ -16,7 +16,7 @@ from typing import Any
 from e2e.api_client import Api, assert_error, assert_success, declared_authorization
 from e2e.harness.deploy import ACCOUNT, REGION
 from e2e.harness.deployment import Deployment
-from infra.names import OutputKeys
+from infra.names import ENSURED_LOG_GROUP_TYPE, OutputKeys
 
 
 def deployed_authorization(aws: Any, rest_api_id: str) -> dict[str, str]:
@@ -126,11 +126,12 @@ def test_the_execution_log_group_is_a_resource_of_the_stack(
     name = f"API-Gateway-Execution-Logs_{rest_api_id}/{deployment.outputs[OutputKeys.STAGE_NAME]}"
     (group,) = aws("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
     assert group["logGroupName"] == name
-    # The stack owns it, so it goes with the stack. (LocalStack's CloudFormation does not
-    # apply a log group's retention; tests/infra asserts the template's.)
+    # The stack's custom resource ensured it (infra/ensured_log_group.py), and its Python
+    # provider set the environment's retention.
+    assert group["retentionInDays"] == 7
     resources = aws("cloudformation").describe_stack_resources(StackName=deployment.stack_name)
     assert name in {
         r["PhysicalResourceId"]
         for r in resources["StackResources"]
-        if r["ResourceType"] == "AWS::Logs::LogGroup"
+        if r["ResourceType"] == ENSURED_LOG_GROUP_TYPE
     }
