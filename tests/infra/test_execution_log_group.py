@@ -28,8 +28,8 @@ def resources(template: Template) -> dict[str, dict[str, Any]]:
 
 
 def ensured(template: Template) -> tuple[str, dict[str, Any]]:
-    (found,) = template.find_resources(ENSURED_LOG_GROUP_TYPE).items()
-    return found
+    ((logical_id, resource),) = template.find_resources(ENSURED_LOG_GROUP_TYPE).items()
+    return logical_id, dict(resource)
 
 
 def test_the_group_is_ensured_with_the_environments_retention_tags_and_policy(

@@ -70,7 +70,7 @@ def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     # The response retries back off for seconds; the tests need not wait.
-    monkeypatch.setattr(handler.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
     with mock_aws():
         yield boto3.client("logs", region_name=REGION)
 
