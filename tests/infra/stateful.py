@@ -15,23 +15,8 @@ from typing import Any
 from aws_cdk import CfnResource, Stack
 from aws_cdk.assertions import Template
 
-from infra.names import ENSURED_LOG_GROUP_TYPE, STATEFUL_TYPES
+from infra.names import REPLACING_PROPERTIES, STATEFUL_TYPES
 
-# Per type, the properties whose change makes CloudFormation replace the resource (its
-# reference page's "Update requires: Replacement"), plus the KMS key's owner.
-REPLACING_PROPERTIES: dict[str, tuple[str, ...]] = {
-    "AWS::DynamoDB::Table": (
-        "TableName",
-        "KeySchema",
-        "AttributeDefinitions",
-        "LocalSecondaryIndexes",
-    ),
-    "AWS::KMS::Key": ("KeySpec", "KeyUsage", "MultiRegion", "Origin"),
-    "AWS::Logs::LogGroup": ("LogGroupName", "LogGroupClass"),
-    "AWS::SNS::Topic": ("TopicName", "FifoTopic"),
-    # The provider answers a new physical id for a new name: CloudFormation then deletes the old.
-    ENSURED_LOG_GROUP_TYPE: ("LogGroupName",),
-}
 FROZEN_FILE = "tests/infra/stateful_resources.json"
 
 
