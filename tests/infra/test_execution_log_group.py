@@ -153,3 +153,20 @@ def test_no_log_group_resource_names_the_execution_log_group(template: Template)
     # created the group first (stacks of a release that did not own it).
     for group in template.find_resources("AWS::Logs::LogGroup").values():
         assert "API-Gateway-Execution-Logs_" not in str(group["Properties"])
+
+
+def test_the_only_resource_level_checkov_skip_is_the_providers_concurrency(
+    stack: UsersApiStack, template: Template
+) -> None:
+    # Given every resource that carries checkov metadata
+    skipping = {
+        logical_id: resource["Metadata"]["checkov"]["skip"]
+        for logical_id, resource in resources(template).items()
+        if "checkov" in resource.get("Metadata", {})
+    }
+    # Then it is the provider alone, skipping the reserved-concurrency check with a reason
+    provider_id = stack.get_logical_id(stack.api.execution_log_group.provider.node.default_child)  # type: ignore[arg-type]
+    assert list(skipping) == [provider_id]
+    ((skip),) = skipping[provider_id]
+    assert skip["id"] == "CKV_AWS_115"
+    assert len(skip["comment"].split()) >= 8
