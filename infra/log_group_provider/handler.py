@@ -43,7 +43,7 @@ class ProviderError(Exception):
     """A request this provider cannot honour; the message is the FAILED reason."""
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> None:
+def on_event(event: dict[str, Any], context: Any) -> None:
     request = event.get("RequestType")
     physical_id = event.get("PhysicalResourceId") or NOTHING_OWNED
     status, reason = "SUCCESS", ""

@@ -225,9 +225,11 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Any:
             },
         }
         template = {"Resources": {"DataUsersTableA308CF66": table}}
-        boto3.client("cloudformation", region_name=REGION).create_stack(
-            StackName=STACK, TemplateBody=json.dumps(template)
-        )
+        cloudformation = boto3.client("cloudformation", region_name=REGION)
+        # Inside another suite's session-long moto, stacks outlive a test: start from none.
+        for summary in cloudformation.list_stacks()["StackSummaries"]:
+            cloudformation.delete_stack(StackName=summary["StackId"])
+        cloudformation.create_stack(StackName=STACK, TemplateBody=json.dumps(template))
         yield template
 
 

@@ -114,7 +114,7 @@ def test_the_provider_is_python_with_its_own_expiring_log_group(
     logs_id = stack.get_logical_id(group.provider_log_group.node.default_child)  # type: ignore[arg-type]
     function = resources(template)[function_id]["Properties"]
     assert function["Runtime"] == "python3.13"
-    assert function["Handler"] == "handler.lambda_handler"
+    assert function["Handler"] == "handler.on_event"
     assert function["LoggingConfig"]["LogGroup"] == {"Ref": logs_id}
     retention = resources(template)[logs_id]["Properties"]["RetentionInDays"]
     assert retention == RETENTION_DAYS[environment]

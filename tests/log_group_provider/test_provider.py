@@ -72,7 +72,11 @@ def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     # The response retries back off for seconds; the tests need not wait.
     monkeypatch.setattr(time, "sleep", lambda seconds: None)
     with mock_aws():
-        yield boto3.client("logs", region_name=REGION)
+        client = boto3.client("logs", region_name=REGION)
+        # Inside another suite's session-long moto, groups outlive a test: start from none.
+        for group in client.describe_log_groups()["logGroups"]:
+            client.delete_log_group(logGroupName=group["logGroupName"])
+        yield client
 
 
 class Context:
@@ -127,7 +131,7 @@ def test_create_makes_the_missing_group_with_retention_and_tags(
 ) -> None:
     # Given no group of that name
     # When CloudFormation creates the resource
-    handler.lambda_handler(event(cloudformation, "Create"), Context())
+    handler.on_event(event(cloudformation, "Create"), Context())
     # Then the group exists with the retention and tags, and the answer names it
     assert groups(logs)[GROUP]["retentionInDays"] == 7
     assert logs.list_tags_log_group(logGroupName=GROUP)["tags"] == TAGS
@@ -153,7 +157,7 @@ def test_create_adopts_an_existing_group_and_keeps_its_events(
         logEvents=[{"timestamp": int(time.time() * 1000), "message": "earlier request"}],
     )
     # When CloudFormation creates the resource
-    handler.lambda_handler(event(cloudformation, "Create"), Context())
+    handler.on_event(event(cloudformation, "Create"), Context())
     # Then the deploy succeeds, the line is still there, and retention and tags are set
     assert answer(cloudformation)["Status"] == "SUCCESS"
     lines = logs.get_log_events(logGroupName=GROUP, logStreamName="stream")["events"]
@@ -167,7 +171,7 @@ def test_update_sets_the_new_retention(logs: Any, cloudformation: FakeCloudForma
     logs.create_log_group(logGroupName=GROUP)
     logs.put_retention_policy(logGroupName=GROUP, retentionInDays=7)
     # When the environment's retention becomes 90 days
-    handler.lambda_handler(
+    handler.on_event(
         event(cloudformation, "Update", retention="90", physical_id=GROUP, old_name=GROUP),
         Context(),
     )
@@ -183,9 +187,7 @@ def test_update_to_another_name_answers_the_new_physical_id(
     old = "API-Gateway-Execution-Logs_old/dev"
     logs.create_log_group(logGroupName=old)
     # When the name changes
-    handler.lambda_handler(
-        event(cloudformation, "Update", physical_id=old, old_name=old), Context()
-    )
+    handler.on_event(event(cloudformation, "Update", physical_id=old, old_name=old), Context())
     # Then the new group exists and the new id tells CloudFormation to delete the old one later
     assert set(groups(logs)) == {old, GROUP}
     assert answer(cloudformation)["PhysicalResourceId"] == GROUP
@@ -197,7 +199,7 @@ def test_delete_with_destroy_deletes_the_group(
     # Given the group, in an environment whose removal policy is DESTROY
     logs.create_log_group(logGroupName=GROUP)
     # When the stack deletes the resource
-    handler.lambda_handler(event(cloudformation, "Delete", physical_id=GROUP), Context())
+    handler.on_event(event(cloudformation, "Delete", physical_id=GROUP), Context())
     # Then the group is gone
     assert GROUP not in groups(logs)
     assert answer(cloudformation)["Status"] == "SUCCESS"
@@ -207,9 +209,7 @@ def test_delete_with_retain_leaves_the_group(logs: Any, cloudformation: FakeClou
     # Given the group, in an environment whose removal policy is RETAIN
     logs.create_log_group(logGroupName=GROUP)
     # When the stack deletes the resource
-    handler.lambda_handler(
-        event(cloudformation, "Delete", policy="retain", physical_id=GROUP), Context()
-    )
+    handler.on_event(event(cloudformation, "Delete", policy="retain", physical_id=GROUP), Context())
     # Then the group stays and the delete succeeds
     assert GROUP in groups(logs)
     assert answer(cloudformation)["Status"] == "SUCCESS"
@@ -220,7 +220,7 @@ def test_delete_of_a_group_already_gone_succeeds(
 ) -> None:
     # Given no group
     # When the stack deletes the resource
-    handler.lambda_handler(event(cloudformation, "Delete", physical_id=GROUP), Context())
+    handler.on_event(event(cloudformation, "Delete", physical_id=GROUP), Context())
     # Then the delete succeeds: the group is gone, as asked
     assert answer(cloudformation)["Status"] == "SUCCESS"
 
@@ -229,11 +229,11 @@ def test_the_rollback_of_a_failed_create_touches_no_group(
     logs: Any, cloudformation: FakeCloudFormation
 ) -> None:
     # Given a Create that failed (so answered the placeholder id), and a group of that name
-    handler.lambda_handler(event(cloudformation, "Create", retention="seven"), Context())
+    handler.on_event(event(cloudformation, "Create", retention="seven"), Context())
     failed = answer(cloudformation)
     logs.create_log_group(logGroupName=GROUP)
     # When CloudFormation rolls back and deletes the resource it was told about
-    handler.lambda_handler(
+    handler.on_event(
         event(cloudformation, "Delete", physical_id=failed["PhysicalResourceId"]), Context()
     )
     # Then the group stays and the rollback succeeds
@@ -260,7 +260,7 @@ def test_a_failure_is_answered_failed_with_one_sentence(
 ) -> None:
     # Given a request the provider cannot carry out
     # When CloudFormation creates the resource
-    handler.lambda_handler(event(cloudformation, "Create", **change), Context())
+    handler.on_event(event(cloudformation, "Create", **change), Context())
     # Then CloudFormation hears FAILED with the reason, and no group was made
     response = answer(cloudformation)
     assert response["Status"] == "FAILED"
@@ -275,7 +275,7 @@ def test_unreachable_cloudwatch_logs_is_answered_failed(
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     with mock_aws(config={"core": {"passthrough": {"urls": [r"http://127\.0\.0\.1:9.*"]}}}):
         # When CloudFormation creates the resource
-        handler.lambda_handler(event(cloudformation, "Create"), Context())
+        handler.on_event(event(cloudformation, "Create"), Context())
     # Then it still hears back, FAILED
     response = answer(cloudformation)
     assert response["Status"] == "FAILED"
@@ -285,7 +285,7 @@ def test_unreachable_cloudwatch_logs_is_answered_failed(
 def test_an_unknown_request_type_is_answered_failed(
     logs: Any, cloudformation: FakeCloudFormation
 ) -> None:
-    handler.lambda_handler(event(cloudformation, "Rename", physical_id=GROUP), Context())
+    handler.on_event(event(cloudformation, "Rename", physical_id=GROUP), Context())
     response = answer(cloudformation)
     assert (response["Status"], response["Reason"]) == (
         "FAILED",
@@ -299,6 +299,6 @@ def test_the_answer_is_retried_when_the_endpoint_fails_once(
     # Given CloudFormation's endpoint failing the first PUT
     cloudformation.statuses = [503]
     # When the resource is created
-    handler.lambda_handler(event(cloudformation, "Create"), Context())
+    handler.on_event(event(cloudformation, "Create"), Context())
     # Then the answer is sent again, and the second one arrives
     assert [r["Status"] for r in cloudformation.received] == ["SUCCESS", "SUCCESS"]
