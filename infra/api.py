@@ -175,7 +175,7 @@ class UsersApi(Construct):
         return group
 
     def _retire_owned_execution_log_group(self, settings: EnvironmentSettings) -> None:
-        """Keeps the ExecutionLogs logical id for one release, as an empty retained group.
+        """Keeps the ExecutionLogs logical id for one release, as an empty placeholder group.
 
         The previous release owned the execution log group as this AWS::Logs::LogGroup, with
         the environment's DeletionPolicy (Delete in dev). Removed from the template, it would

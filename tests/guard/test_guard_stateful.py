@@ -14,12 +14,15 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_cdk import App
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from infra.names import ALLOW_REPLACE_METADATA
+from infra.settings import load_settings
+from infra.stack import UsersApiStack
 from scripts import guard_stateful as guard
-from tests.infra.conftest import synth
+from tests.infra.conftest import NO_BUNDLING, synth
 
 CHANGE_SETS = Path(__file__).resolve().parent / "change_sets"
 STACK = "UsersApi-dev"
@@ -330,3 +333,18 @@ def test_change_set_method_without_a_change_set_has_nothing_to_deploy(
     assert "UsersApi-dev: no change set users-api-guard: nothing to deploy." in (
         capsys.readouterr().out
     )
+
+
+def test_allow_replace_context_reaches_the_guard_through_the_assembly(tmp_path: Path) -> None:
+    # Given a synth with -c allowReplace naming two logical ids
+    app = App(
+        outdir=str(tmp_path),
+        context={**NO_BUNDLING, "environment": "dev", "allowReplace": "A1, B2"},
+    )
+    stack = UsersApiStack(app, settings=load_settings(app.node.try_get_context, environ={}))
+    app.synth()
+    # When the guard reads the assembly
+    assembly = guard.read_assembly(tmp_path, stack.stack_name)
+    # Then it sees exactly those, and the template does not carry them
+    assert assembly.allowed == ("A1", "B2")
+    assert "A1" not in json.dumps(assembly.template)
