@@ -8,6 +8,11 @@ CDK_ARGS ?=
 # Where `make deploy` writes the stack outputs and `make smoke` reads the API URL from.
 OUTPUTS_FILE ?= cdk-outputs.json
 SMOKE_ARGS ?=
+# Before a deploy, scripts/guard_stateful.py reads this change set (then deletes it) and stops if
+# it would replace or delete a table, key, log group or topic that -c allowReplace=<logical id>
+# does not name; `make diff` runs it read-only on the deployed template.
+GUARD_CHANGE_SET := users-api-guard
+GUARD = $(VENV)/bin/python scripts/guard_stateful.py --stack UsersApi-$(ENVIRONMENT)
 VENV := .venv
 ifndef PYTHON313
 # Found once; `make install` reports how to get one when there is none.
@@ -67,10 +72,14 @@ local-down: install ## Stop LocalStack and remove its state
 synth: install ## Synthesize the CloudFormation template (no Docker, no AWS credentials)
 	npx cdk synth -c environment=$(ENVIRONMENT)
 
-diff: install ## Compare the stack with what is deployed in the current AWS account
+diff: install ## Compare with what is deployed; fails if a stateful resource would be replaced or deleted
 	npx cdk diff -c environment=$(ENVIRONMENT) $(CDK_ARGS)
+	$(GUARD) --method template
 
-deploy: install ## Deploy to the AWS account of your current credentials
+deploy: install ## Deploy to your credentials' account; stops first if a stateful resource would go
+	npx cdk deploy -c environment=$(ENVIRONMENT) --no-execute \
+		--change-set-name $(GUARD_CHANGE_SET) $(CDK_ARGS)
+	$(GUARD) --method change-set --change-set-name $(GUARD_CHANGE_SET)
 	npx cdk deploy -c environment=$(ENVIRONMENT) --outputs-file $(OUTPUTS_FILE) $(CDK_ARGS)
 
 destroy: install ## Delete the deployed stack of ENVIRONMENT (asks first; prod keeps its data, see the docs)

@@ -9,6 +9,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from infra.names import HANDLER
 from infra.settings import load_settings
 from infra.stack import UsersApiStack
 
@@ -56,6 +57,16 @@ def only_resource(template: Template, resource_type: str) -> dict[str, Any]:
     assert len(resources) == 1, f"expected one {resource_type}, found {len(resources)}"
     (resource,) = resources.values()
     return dict(resource)
+
+
+def users_function(template: Template) -> dict[str, Any]:
+    """The users function (the other function is the log group provider)."""
+    functions = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": HANDLER}}
+    )
+    assert len(functions) == 1, f"expected one function with handler {HANDLER}"
+    (function,) = functions.values()
+    return dict(function)
 
 
 def topic_ref(template: Template) -> dict[str, str]:

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Template
 from infra.monitoring.metrics import TABLE_OPERATIONS
 from infra.names import OutputKeys
 from infra.stack import UsersApiStack
-from tests.infra.conftest import only_resource, topic_ref
+from tests.infra.conftest import topic_ref, users_function
 
 GT = "GreaterThanThreshold"
 GTE = "GreaterThanOrEqualToThreshold"
@@ -188,7 +188,7 @@ def test_concurrency_alarm_fires_at_the_reservation_and_duration_near_the_timeou
     template: Template, environment: str
 ) -> None:
     # Given the function's limits and its concurrency and duration alarms
-    function = only_resource(template, "AWS::Lambda::Function")["Properties"]
+    function = users_function(template)["Properties"]
     alarms = alarms_by_name(template)
     concurrency = alarms[f"UsersApi-{environment}-function-concurrency-at-limit"]
     duration = alarms[f"UsersApi-{environment}-function-duration-p99"]

@@ -159,4 +159,11 @@ def test_api_gateway_account_role_can_be_left_to_another_stack() -> None:
     _, template = synth({"environment": "prod", "manageApiGatewayAccountRole": "false"})
     # Then this stack neither creates nor changes it
     template.resource_count_is("AWS::ApiGateway::Account", 0)
-    template.resource_count_is("AWS::IAM::Role", 1)
+    # The function's role and the log group provider's are the only roles left
+    roles = template.find_resources("AWS::IAM::Role")
+    assert all(
+        role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        == {"Service": "lambda.amazonaws.com"}
+        for role in roles.values()
+    )
+    assert len(roles) == 2
