@@ -1,5 +1,7 @@
 """Benchmarks: the unit suite, the e2e cold cycle and the dev loop. Prints figures.
 
+Also writes them to bench/results.json, which the docs site's benchmarks page renders.
+
     python bench/run.py [--unit-runs 3 (0: none)] [--skip-e2e] [--skip-dev-loop] [--first-install]
                         [--edits 5] [--modes host,docker] [--image-cold]
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shutil
 import signal
 import statistics
@@ -52,6 +55,35 @@ from infra.names import HANDLER  # noqa: E402
 
 # Run state that a first-install measurement must not delete (`make local`, e2e sessions).
 KEEP = {"state", "local", "e2e", "session.json"}
+# The figures as data (docs/hooks/bench.py renders them): rows of what, seconds, note.
+RESULTS_FILE = ROOT / "bench" / "results.json"
+FIGURES: list[dict[str, object]] = []
+
+
+def record(what: str, seconds: float | list[float], note: str = "") -> None:
+    runs = seconds if isinstance(seconds, list) else [seconds]
+    FIGURES.append(
+        {
+            "what": what,
+            "min": round(min(runs), 2),
+            "median": round(statistics.median(runs), 2),
+            "max": round(max(runs), 2),
+            "runs": len(runs),
+            "note": note,
+        }
+    )
+
+
+def write_results(cold_start: str) -> None:
+    results = {
+        "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}",
+        "python": platform.python_version(),
+        "figures": FIGURES,
+        "cold_start": cold_start,
+    }
+    RESULTS_FILE.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"figures written to {RESULTS_FILE.relative_to(ROOT)}")
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> float:
@@ -70,16 +102,19 @@ def unit_suite(runs: int) -> None:
     print(f"unit suite (pytest tests), {runs} runs on {os.cpu_count()} cores:")
     low, median, high = min(times), statistics.median(times), max(times)
     print(f"  min {low:.1f} s   median {median:.1f} s   max {high:.1f} s")
+    record("unit suite (`pytest tests`)", times)
 
 
 def image_build(cold: bool) -> None:
     """The project's image: a full build (cold), and the check that finds it current."""
     if cold:
         image.remove_project_images()
-        print(f"project image, full build (base and package downloads cached): "
-              f"{timed([sys.executable, '-m', 'e2e.harness.image']):.1f} s")  # fmt: skip
+        built = timed([sys.executable, "-m", "e2e.harness.image"])
+        print(f"project image, full build (base and package downloads cached): {built:.1f} s")
+        record("project image (`make image`): full build", built, "docker mode")
     cached = timed([sys.executable, "-m", "e2e.harness.image"])
     print(f"project image, up to date (content hash check): {cached:.1f} s")
+    record("project image (`make image`): up to date", cached, "docker mode")
 
 
 def e2e_cycle(first_install: bool, mode: str = "host") -> None:
@@ -97,6 +132,7 @@ def e2e_cycle(first_install: bool, mode: str = "host") -> None:
         host.install()
         label = "first install" if first_install else "install check (already installed)"
         print(f"LocalStack host {label}: {time.monotonic() - started:.1f} s")
+        record(f"LocalStack host {label}", time.monotonic() - started)
 
     E2E_TIMINGS_FILE.unlink(missing_ok=True)
     command = [sys.executable, "-m", "pytest", "e2e", "-q", "-p", "no:cacheprovider"]
@@ -109,6 +145,11 @@ def e2e_cycle(first_install: bool, mode: str = "host") -> None:
     print(f"  {'suite':<10} {suite:5.1f} s   (tests plus pytest start-up)")
     print(f"  {'stop':<10} {phases['stop']:5.1f} s")
     print(f"  {'total':<10} {total:5.1f} s")
+    for phase in ("start", "bootstrap", "deploy"):
+        record(f"e2e cold cycle: {phase}", phases[phase], f"{mode} mode")
+    record("e2e cold cycle: the suite", suite, f"{mode} mode, tests plus pytest start-up")
+    record("e2e cold cycle: stop", phases["stop"], f"{mode} mode")
+    record("e2e cold cycle: total", total, f"{mode} mode")
 
 
 def make_local(env: dict[str, str]) -> float:
@@ -123,7 +164,9 @@ def dev_loop(edits: int, mode: str = "host") -> None:
     change = SOURCE / "_bench_change.py"  # a new file: no source file is ever edited
     try:
         if started_here:
-            print(f"make local, first start ({mode} mode): {make_local(env):.1f} s")
+            first = make_local(env)
+            print(f"make local, first start ({mode} mode): {first:.1f} s")
+            record("`make local`, first start", first, f"{mode} mode")
         unchanged = make_local(env)
         change.write_text(f"# {time.time()}\n")
         changed = make_local(env)
@@ -133,14 +176,18 @@ def dev_loop(edits: int, mode: str = "host") -> None:
         print(f"make local re-run while up (hotswap, {session.mode if session else '?'} mode):")
         print(f"  nothing changed         {unchanged:5.1f} s")
         print(f"  code changed            {changed:5.1f} s   (and back: {changed_back:.1f} s)")
-        edit_to_live(edits)
+        note = f"{session.mode if session else mode} mode"
+        record("`make local` re-run while up, nothing changed", unchanged, note)
+        rerun = [changed, changed_back]
+        record("`make local` re-run while up, code changed (hotswap)", rerun, note)
+        edit_to_live(edits, mode)
     finally:
         change.unlink(missing_ok=True)
         if started_here:
             timed([sys.executable, "-m", "e2e.harness", "down"])
 
 
-def edit_to_live(edits: int) -> None:
+def edit_to_live(edits: int, mode: str = "host") -> None:
     session = local.Session.load()
     assert session is not None
     deployment = load_deployment(session.endpoint, local.DEPLOY_DIR)
@@ -175,6 +222,7 @@ def edit_to_live(edits: int) -> None:
     low, median, high = min(times), statistics.median(times), max(times)
     print(f"make watch, edit saved to edit served, {edits} edits:")
     print(f"  min {low:.1f} s   median {median:.1f} s   max {high:.1f} s")
+    record("`make watch`: edit saved to edit served", times, f"{mode} mode")
 
 
 def marker_served(api_url: str) -> str | None:
@@ -208,7 +256,10 @@ def main() -> None:
     cold_start = [sys.executable, str(ROOT / "bench" / "cold_start.py")]
     if args.skip_e2e:
         cold_start.append("--skip-localstack")
-    subprocess.run(cold_start, check=True)  # noqa: S603 - our own benchmark
+    # Its figures, printed once it ends, are kept as text beside the others.
+    printed = subprocess.run(cold_start, check=True, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    print(printed.stdout, end="")
+    write_results(printed.stdout)
 
 
 if __name__ == "__main__":

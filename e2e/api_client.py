@@ -11,6 +11,7 @@ from typing import Any
 import requests
 
 from e2e.harness.deploy import ENVIRONMENT, REGION
+from e2e.least_privilege.callers import note
 from e2e.openapi_check import check_response
 from e2e.signing import LOCALSTACK_CREDENTIALS, SigV4
 
@@ -23,6 +24,8 @@ class Api:
 
     base_url: str
     region: str = REGION
+    # Off only for an earlier release's API, which answers by its own contract.
+    check_contract: bool = True
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         auth = SigV4(LOCALSTACK_CREDENTIALS, self.region)
@@ -31,7 +34,9 @@ class Api:
     def unsigned(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """What a browser's preflight, a health monitor or an anonymous caller sends."""
         response = requests.request(method, f"{self.base_url}{path}", timeout=TIMEOUT, **kwargs)
-        check_response(response, self.base_url)  # every answer is what docs/openapi.yaml says
+        note(method, response.request.url or path, self.base_url)  # for the callers' audit
+        if self.check_contract:  # every answer is what docs/openapi.yaml says
+            check_response(response, self.base_url)
         return response
 
     def create_user(self, **fields: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from e2e.harness.deployment import Deployment
 from e2e.harness.modes import HarnessError, Mode, select_mode
 from e2e.harness.paths import E2E_DIR, E2E_TIMINGS_FILE
 from e2e.harness.session import LocalStack, start_localstack
+from e2e.least_privilege.reports import REPORTS_WRITTEN
 
 # Phase timings of the session, for bench/run.py: start, bootstrap, deploy, stop.
 TIMINGS: dict[str, float] = {}
@@ -51,8 +52,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Fault injection runs last, so no other test meets a stalled or restarted dependency.
-    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+    # Fault injection runs after the other tests, so none meets a stalled or restarted
+    # dependency; the audits run last of all, as they judge what the whole session did.
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("audit") is not None,
+            item.get_closest_marker("disruptive") is not None,
+        )
+    )
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -61,6 +68,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if TIMINGS:
         E2E_TIMINGS_FILE.parent.mkdir(parents=True, exist_ok=True)
         E2E_TIMINGS_FILE.write_text(json.dumps(TIMINGS, indent=2))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    # The least-privilege tables this session wrote (docs/least-privilege.md), in full.
+    for report in REPORTS_WRITTEN:
+        terminalreporter.write_sep("=", f"{report.name} (kept as a CI artifact)")
+        terminalreporter.write_line(report.read_text())
 
 
 @pytest.fixture(scope="session")

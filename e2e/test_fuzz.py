@@ -25,6 +25,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from e2e.api_client import Api
+from e2e.least_privilege.callers import note
 from e2e.openapi_check import CHECKS, assert_envelope, schema
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
@@ -85,8 +86,14 @@ class Tally:
 
 
 @pytest.fixture
-def session() -> Iterator[requests.Session]:
+def session(api: Api) -> Iterator[requests.Session]:
     with requests.Session() as http:
+        # Every request it sends is judged against the callers' policies at the end.
+        http.hooks["response"].append(
+            lambda response, **_: note(
+                response.request.method or "", response.request.url or "", api.base_url
+            )
+        )
         yield http
 
 

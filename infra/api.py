@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import cast
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnDeletionPolicy, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
@@ -13,7 +14,13 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.access import CallerPolicies, methods_of, resource_policy
-from infra.nag import HEALTH_IS_ANONYMOUS, IAM_AUTHORIZATION, acknowledge
+from infra.ensured_log_group import EnsuredLogGroup
+from infra.nag import (
+    EXECUTION_LOG_GROUP_ARN_FORMS,
+    HEALTH_IS_ANONYMOUS,
+    IAM_AUTHORIZATION,
+    acknowledge,
+)
 from infra.names import SERVICE_NAME
 from infra.settings import COGNITO, IAM, EnvironmentSettings
 from users_api.definitions import (
@@ -147,22 +154,43 @@ class UsersApi(Construct):
             removal_policy=settings.removal_policy,
         )
 
-    def _execution_log_group(self, settings: EnvironmentSettings) -> logs.LogGroup:
+    def _execution_log_group(self, settings: EnvironmentSettings) -> EnsuredLogGroup:
         """API Gateway's execution log, which it would otherwise create unowned and unexpiring.
 
-        The stage depends on it, so the group exists before the stage writes its first line.
+        A custom resource ensures it, because the group may already exist: a release that did
+        not own it let API Gateway create it. The stage depends on it, so the group exists
+        before the stage writes its first line.
         """
-        group = logs.LogGroup(
+        group = EnsuredLogGroup(
             self,
-            "ExecutionLogs",
+            "ExecutionLogGroup",
             log_group_name=(
                 f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{settings.name}"
             ),
-            retention=settings.log_retention,
-            removal_policy=settings.removal_policy,
+            settings=settings,
         )
-        self.rest_api.deployment_stage.node.add_dependency(group)
+        acknowledge(group.role, *EXECUTION_LOG_GROUP_ARN_FORMS)
+        self.rest_api.deployment_stage.node.add_dependency(group.resource)
+        self._retire_owned_execution_log_group(settings)
         return group
+
+    def _retire_owned_execution_log_group(self, settings: EnvironmentSettings) -> None:
+        """Keeps the ExecutionLogs logical id for one release, as an empty placeholder group.
+
+        The previous release owned the execution log group as this AWS::Logs::LogGroup, with
+        the environment's DeletionPolicy (Delete in dev). Removed from the template, it would
+        be deleted in the update's cleanup, after the custom resource adopted it. Renamed to a
+        generated name instead, it is replaced, and its UpdateReplacePolicy (now Retain) keeps
+        the real group. The next release removes this placeholder (docs/upgrading-log-group.md).
+        """
+        placeholder = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            retention=settings.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        cfn = cast(logs.CfnLogGroup, placeholder.node.default_child)
+        cfn.cfn_options.update_replace_policy = CfnDeletionPolicy.RETAIN
 
     def _rest_api(self, settings: EnvironmentSettings) -> apigw.RestApi:
         return apigw.RestApi(

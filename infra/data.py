@@ -30,7 +30,9 @@ class UsersData(Construct):
         )
 
     def _users_table(self, settings: EnvironmentSettings, key: kms.IKey) -> dynamodb.Table:
-        return self._table("UsersTable", USER_KEY, settings, key)
+        # TTL sweeps the idempotency records an earlier release kept here (users have no
+        # expiresAt); dropping it would leave those records for ever.
+        return self._table("UsersTable", USER_KEY, settings, key, ttl=EXPIRES_AT)
 
     def _idempotency_table(self, settings: EnvironmentSettings, key: kms.IKey) -> dynamodb.Table:
         return self._table("IdempotencyTable", IDEMPOTENCY_KEY, settings, key, ttl=EXPIRES_AT)

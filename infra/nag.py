@@ -103,7 +103,21 @@ IAM_AUTHORIZATION: Final = Acknowledgement(
     "AWS_IAM (SigV4 and execute-api:Invoke from the stack's policies), which authenticates "
     "AWS principals; a Cognito user pool authorizer is the opt-in authorization=cognito mode.",
 )
-SCOPED_ACKNOWLEDGEMENTS: Final = (*HEALTH_IS_ANONYMOUS, IAM_AUTHORIZATION)
+# Applied by infra/api.py to the custom resource that ensures the stage's execution log group.
+EXECUTION_LOG_GROUP_ARN_FORMS: Final = tuple(
+    Acknowledgement(
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+        f"log-group:API-Gateway-Execution-Logs_<{REST_API_LOGICAL_ID}>/{environment}:*]",
+        f"The {environment} stage's execution log group alone: CloudWatch Logs authorizes some "
+        "log group actions on the group's ARN ending in ':*', the same single group.",
+    )
+    for environment in ENVIRONMENTS
+)
+SCOPED_ACKNOWLEDGEMENTS: Final = (
+    *HEALTH_IS_ANONYMOUS,
+    IAM_AUTHORIZATION,
+    *EXECUTION_LOG_GROUP_ARN_FORMS,
+)
 
 
 def add_checks(app: App, acknowledgements: tuple[Acknowledgement, ...] = ACKNOWLEDGEMENTS) -> None:

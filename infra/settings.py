@@ -16,7 +16,7 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
-from infra.names import SERVICE_NAME, stack_name
+from infra.names import ALLOW_REPLACE_CONTEXT, SERVICE_NAME, stack_name
 
 # `app.node.try_get_context`, or a dict's `get` in tests.
 ContextReader = Callable[[str], Any]
@@ -94,6 +94,13 @@ class EnvironmentSettings:
     manage_api_gateway_account_role: bool = True
     alarm_email: str | None = field(default=None)
     access: AccessSettings = field(default_factory=AccessSettings)
+    # Logical ids of stateful resources a deploy may replace or delete (scripts/guard_stateful.py).
+    allow_replace: tuple[str, ...] = ()
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Every taggable resource names its service and environment (cost reports, ownership)."""
+        return {"service": SERVICE_NAME, "environment": self.name}
 
     @property
     def stack_name(self) -> str:
@@ -168,6 +175,7 @@ _OVERRIDES: dict[str, tuple[str, type]] = {
     "allowedOrigins": ("allowed_origins", tuple),
     "configTtlSeconds": ("config_ttl_seconds", int),
     "manageApiGatewayAccountRole": ("manage_api_gateway_account_role", bool),
+    ALLOW_REPLACE_CONTEXT: ("allow_replace", tuple),
 }
 
 

@@ -12,16 +12,18 @@ from infra.config import ServiceConfig
 from infra.data import UsersData
 from infra.function import UsersFunction
 from infra.monitoring import Monitoring
-from infra.names import SERVICE_NAME, OutputKeys
+from infra.names import ALLOW_REPLACE_METADATA, OutputKeys
 from infra.settings import EnvironmentSettings
 
 
 class UsersApiStack(Stack):
     def __init__(self, scope: Construct, *, settings: EnvironmentSettings, **kwargs: Any) -> None:
         super().__init__(scope, settings.stack_name, **kwargs)
-        # Every taggable resource names its service and environment (cost reports, ownership).
-        for key, value in {"service": SERVICE_NAME, "environment": settings.name}.items():
+        for key, value in settings.tags.items():
             Tags.of(self).add(key, value)
+        if settings.allow_replace:
+            # Read by scripts/guard_stateful.py from the assembly; the template never sees it.
+            self.node.add_metadata(ALLOW_REPLACE_METADATA, list(settings.allow_replace))
         self.data = data = UsersData(self, "Data", settings=settings)
         self.config = config = ServiceConfig(
             self,
@@ -40,7 +42,7 @@ class UsersApiStack(Stack):
             config=config,
         )
         self.api = api = UsersApi(self, "Api", settings=settings, function=service.function)
-        self.monitoring = Monitoring(
+        self.monitoring = monitoring = Monitoring(
             self,
             "Monitoring",
             settings=settings,
@@ -60,6 +62,7 @@ class UsersApiStack(Stack):
                 OutputKeys.FUNCTION_NAME: service.function.function_name,
                 OutputKeys.KEY_ARN: data.key.key_arn,
                 OutputKeys.PARAMETER_PATH: config.path,
+                OutputKeys.ALARM_TOPIC_ARN: monitoring.topic.topic_arn,
             }
         )
         if policies := api.caller_policies:

@@ -16,7 +16,7 @@ from e2e.harness.deployment import Deployment
 from e2e.harness.modes import HarnessError
 from e2e.harness.parity import apply_parity_steps
 from e2e.harness.paths import REPO_ROOT
-from infra.names import stack_name
+from infra.names import OutputKeys, stack_name
 
 CDKLOCAL = REPO_ROOT / "node_modules" / ".bin" / "cdklocal"
 ACCOUNT = "000000000000"
@@ -88,37 +88,99 @@ def deploy(endpoint: str, work_dir: Path, log: Any = print, *, update: bool = Fa
             cwd=bootstrap_dir,
             env=env,
         )
-    timings["deploy"] = _timed(
-        log,
-        f"Deploying what changed in {name}" if update else f"Deploying {name}",
-        [
-            str(CDKLOCAL),
-            "deploy",
-            name,
-            "--app",
-            f"{sys.executable} main.py",
-            "--output",
-            str(cloud_assembly),
-            "--outputs-file",
-            str(outputs_file),
-            "--require-approval",
-            "never",
-            "--progress",
-            "events",
-            "-c",
-            f"environment={ENVIRONMENT}",
-            "-c",
-            f"configTtlSeconds={CONFIG_TTL_SECONDS}",
-            *(["--hotswap-fallback"] if update else []),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-    )
+    updating = stack_status(endpoint, name) is not None
+    try:
+        timings["deploy"] = _timed(
+            log,
+            f"Deploying what changed in {name}" if update else f"Deploying {name}",
+            [
+                str(CDKLOCAL),
+                "deploy",
+                name,
+                "--app",
+                f"{sys.executable} main.py",
+                "--output",
+                str(cloud_assembly),
+                "--outputs-file",
+                str(outputs_file),
+                "--require-approval",
+                "never",
+                "--progress",
+                "events",
+                "-c",
+                f"environment={ENVIRONMENT}",
+                "-c",
+                f"configTtlSeconds={CONFIG_TTL_SECONDS}",
+                *(["--hotswap-fallback"] if update else []),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+        )
+    except HarnessError as error:
+        if report := rollback_report(endpoint, name, updating=updating):
+            raise HarnessError(f"{report}\n\n{error}") from error
+        raise
     outputs = json.loads(outputs_file.read_text())[name]
     template = json.loads((cloud_assembly / f"{name}.template.json").read_text())
     deployment = Deployment(endpoint, name, outputs, template, timings)
     apply_parity_steps(deployment, lambda service: aws_client(service, endpoint), log)
     return deployment
+
+
+def stack_status(endpoint: str, name: str) -> str | None:
+    """The stack's status in LocalStack, or None when it does not exist."""
+    from botocore.exceptions import ClientError
+
+    try:
+        stacks = aws_client("cloudformation", endpoint).describe_stacks(StackName=name)
+    except ClientError:
+        return None
+    return str(stacks["Stacks"][0]["StackStatus"])
+
+
+def rollback_report(endpoint: str, name: str, *, updating: bool) -> str | None:
+    """What a failed deploy left behind, in one sentence; None when nothing was rolled back."""
+    status = stack_status(endpoint, name)
+    if status is None or "ROLLBACK" not in status:
+        return None
+    stacks = aws_client("cloudformation", endpoint).describe_stacks(StackName=name)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    api = f"{outputs.get(OutputKeys.REST_API_ID)}/{outputs.get(OutputKeys.STAGE_NAME)}"
+    health = f"{endpoint}/_aws/execute-api/{api}/"
+    return rollback_sentence(name, status, health, updating=updating, serving=_answers(health))
+
+
+def rollback_sentence(name: str, status: str, health: str, *, updating: bool, serving: bool) -> str:
+    """Is the release before still serving after the rollback, and what to do."""
+    if not updating:
+        return (
+            f"The first deploy of {name} failed and was rolled back ({status}): "
+            "fix the cause below, then run the command again (it deploys from scratch)."
+        )
+    if serving:
+        return (
+            f"The update of {name} failed and was rolled back ({status}); the release before "
+            f"it still answers at {health}: fix the cause below and deploy again."
+        )
+    return (
+        f"The update of {name} failed and LocalStack's rollback ({status}) left its API "
+        f"answering nothing at {health}: fix the cause below, then start from a fresh LocalStack "
+        "(`make local-down`, then `make local`)."
+    )
+
+
+def _answers(url: str) -> bool:
+    """True when the API itself answers (its health route), not API Gateway's 404."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return bool(response.status < 500)
+    except urllib.error.HTTPError as error:
+        return error.code == 503  # the health route answering that a dependency is down
+    except OSError:
+        return False
 
 
 def _timed(log: Any, what: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> float:

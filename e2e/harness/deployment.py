@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from infra.names import OutputKeys
+from infra.names import HANDLER, OutputKeys
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,15 @@ class Deployment:
         }
 
     @property
+    def users_function(self) -> dict[str, Any]:
+        """The users function's template resource (the other function ensures a log group)."""
+        (function,) = [
+            resource
+            for resource in self.resources_of_type("AWS::Lambda::Function").values()
+            if resource["Properties"]["Handler"] == HANDLER
+        ]
+        return function
+
+    @property
     def declared_reserved_concurrency(self) -> int:
-        (function,) = self.resources_of_type("AWS::Lambda::Function").values()
-        return int(function["Properties"]["ReservedConcurrentExecutions"])
+        return int(self.users_function["Properties"]["ReservedConcurrentExecutions"])

@@ -70,7 +70,7 @@ def snapshot(source: Path) -> dict[Path, tuple[int, int]]:
 
 def bundle_of(deployment: Deployment, cloud_assembly: Path) -> Path:
     """The folder CDK bundled the function from (dependencies and code), in cdk.out."""
-    (function,) = deployment.resources_of_type("AWS::Lambda::Function").values()
+    function = deployment.users_function
     bundle: Path = cloud_assembly / str(function["Metadata"]["aws:asset:path"])
     if not bundle.is_dir():
         raise HarnessError(f"the function's bundle {bundle} is gone: run `make local` again")
@@ -79,7 +79,7 @@ def bundle_of(deployment: Deployment, cloud_assembly: Path) -> Path:
 
 def deployed_code(deployment: Deployment) -> dict[str, str]:
     """The function's S3 code location as the template gives it (the CDK asset)."""
-    (function,) = deployment.resources_of_type("AWS::Lambda::Function").values()
+    function = deployment.users_function
     code = function["Properties"]["Code"]
     bucket = code["S3Bucket"]
     if isinstance(bucket, dict):  # {"Fn::Sub": "cdk-...-assets-${AWS::AccountId}-${AWS::Region}"}

@@ -2,7 +2,7 @@
 
 Written with `aws_cloudwatch` directly rather than cdk-monitoring-constructs: each alarm is one
 CloudFormation alarm whose metric, statistic, threshold and period read as they will be deployed
-(the README's Operations section says why). Every threshold comes from the environment's
+(docs/operations.md says why). Every threshold comes from the environment's
 `AlarmThresholds`; every alarm notifies the alarm topic when it fires and when it clears.
 
 The parts add their resources directly to this construct, not to nested ones: a logical id

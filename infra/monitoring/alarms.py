@@ -182,8 +182,8 @@ def _table_alarms(table: dynamodb.ITable, t: AlarmThresholds, period: Duration) 
             t.table_system_errors,
             GTE,
             "DynamoDB answered requests with a 500 (a service-side error). First: the AWS "
-            "Health Dashboard for DynamoDB in this region; the SDK retries, so check whether "
-            "the API's 5XX rate moved too.",
+            "Health Dashboard for DynamoDB in this region; the function retries inside each "
+            "request's deadline, so check whether the API's 5XX rate moved too.",
         ),
         AlarmSpec(
             "TableThrottledRequests",

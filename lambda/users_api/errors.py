@@ -52,6 +52,15 @@ class UserNotFound(ApiError):
     default_message = "User not found"
 
 
+class UserDeleted(ApiError):
+    """An ``Idempotency-Key`` repeated after the user it created was deleted."""
+
+    default_message = (
+        "The user this Idempotency-Key created has been deleted; nothing was created. "
+        "Send a new Idempotency-Key to create the user again"
+    )
+
+
 class MethodNotAllowed(ApiError):
     def __init__(self, method: str, allowed: Sequence[str]) -> None:
         self.allowed = tuple(sorted((*allowed, "OPTIONS")))

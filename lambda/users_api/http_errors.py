@@ -22,6 +22,7 @@ from users_api.errors import (
     PreconditionFailed,
     RouteNotFound,
     ServiceDegraded,
+    UserDeleted,
     UserNotFound,
     ValidationFailed,
 )
@@ -41,6 +42,7 @@ STATUS_AND_CODE: Final[dict[type[ApiError], tuple[int, str]]] = {
     UserNotFound: (404, "USER_NOT_FOUND"),
     MethodNotAllowed: (405, "METHOD_NOT_ALLOWED"),
     IdempotencyConflict: (409, "IDEMPOTENCY_CONFLICT"),
+    UserDeleted: (410, "USER_DELETED"),
     PreconditionFailed: (412, "PRECONDITION_FAILED"),
     InternalError: (500, "INTERNAL_ERROR"),
     DependencyUnavailable: (503, "SERVICE_UNAVAILABLE"),

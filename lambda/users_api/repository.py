@@ -1,6 +1,7 @@
 """Every DynamoDB call of the function, on two tables:
 
-- users (IAM: GetItem, PutItem, UpdateItem, DeleteItem, Scan): users only, keyed by ``UserId``;
+- users (IAM: GetItem, PutItem, UpdateItem, DeleteItem, Scan, ConditionCheckItem): users, keyed
+  by ``UserId`` (and an earlier release's idempotency records, see below);
 - idempotency records (IAM: GetItem, PutItem): keyed by ``IdempotencyKey`` (the sha256 of the
   header), swept by TTL on ``expiresAt``, and written in the same ``TransactWriteItems`` as the
   user they name (IAM authorises each Put of a transaction as ``PutItem``).
@@ -20,6 +21,13 @@ committed. Each write carries a mark that only an earlier attempt of the same ca
 
 A refused condition after an unconfirmed attempt that carries no such mark proves nothing about
 this call: it answers 504 (outcome unknown), never 404 or 412.
+
+Data an earlier release wrote: until release e82e621 the idempotency records lived in the users
+table, keyed ``idempotency#<sha256 of the key>`` (same attributes, TTL on the same ``expiresAt``).
+They are read where they are: a keyed create's transaction also checks that no live legacy record
+holds its key (IAM: ConditionCheckItem on the users table), a replay falls back to the legacy
+record, and a scan never returns one. TTL sweeps the last of them 25 hours after the upgrade;
+this reading goes when e82e621 leaves ``upgrade/releases.txt``.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ if TYPE_CHECKING:
 WRITE_TOKEN = "writeToken"  # noqa: S105 - an attribute name, not a secret
 HEALTH_PROBE_KEY = "health#probe"  # never written: a GetItem of it proves the table answers
 CONDITION_FAILED = "ConditionalCheckFailedException"
+LEGACY_IDEMPOTENCY_PREFIX = "idempotency#"  # an earlier release's records in the users table
 TRANSACTION_CANCELLED = "TransactionCanceledException"
 
 _deserializer = TypeDeserializer()
@@ -59,6 +68,10 @@ def _plain(item: dict[str, Any] | None) -> dict[str, Any] | None:
     if not item:
         return None
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def _is_user(item: dict[str, Any]) -> bool:
+    return not str(item[USER_KEY]).startswith(LEGACY_IDEMPOTENCY_PREFIX)
 
 
 def _version_condition(condition: VersionCondition) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -102,6 +115,8 @@ class UserRepository:
     @tracer.capture_method(capture_response=False)
     def get_idempotency_record(self, key_hash: str) -> IdempotencyRecord | None:
         item = self._get_item(self._idempotency, IDEMPOTENCY_KEY, key_hash)
+        if item is None:  # the key may still be held by an earlier release's record
+            item = self._get_item(self._users, USER_KEY, LEGACY_IDEMPOTENCY_PREFIX + key_hash)
         if item is None:
             return None
         return IdempotencyRecord(
@@ -135,7 +150,7 @@ class UserRepository:
             response = self._attempts.read(
                 "list", partial(self._scan_round, wanted - len(items), key)
             )
-            items.extend(dict(item) for item in response.get("Items", []))
+            items.extend(dict(item) for item in response.get("Items", []) if _is_user(item))
             key = response.get("LastEvaluatedKey")
             if key is None or len(items) >= wanted:
                 break
@@ -198,6 +213,14 @@ class UserRepository:
                     "ExpressionAttributeValues": {":now": now_epoch},
                 }
             },
+            {
+                "ConditionCheck": {
+                    "TableName": self._users.name,
+                    "Key": {USER_KEY: LEGACY_IDEMPOTENCY_PREFIX + record.key_hash},
+                    "ConditionExpression": "attribute_not_exists(UserId) OR expiresAt < :now",
+                    "ExpressionAttributeValues": {":now": now_epoch},
+                }
+            },
         ]
 
         def send() -> None:
@@ -209,7 +232,7 @@ class UserRepository:
                 raise exc
             if reasons[0] == "ConditionalCheckFailed" and unconfirmed:
                 return  # the fresh id is stored: the unconfirmed attempt committed
-            if reasons[1] == "ConditionalCheckFailed":
+            if "ConditionalCheckFailed" in reasons[1:]:  # a record, of this release or before
                 raise IdempotencyKeyTaken() from exc
             raise exc
 

@@ -12,7 +12,12 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from users_api.definitions import METRIC_USER_CREATED, METRIC_USER_DELETED, METRIC_USER_UPDATED
-from users_api.errors import DependencyUnavailable, IdempotencyConflict, UserNotFound
+from users_api.errors import (
+    DependencyUnavailable,
+    IdempotencyConflict,
+    UserDeleted,
+    UserNotFound,
+)
 from users_api.models import IdempotencyRecord, ScanPage, VersionCondition
 from users_api.observability import count, logger
 from users_api.repository import IdempotencyKeyTaken
@@ -129,8 +134,13 @@ class UsersService:
             raise DependencyUnavailable()
         if record.request_hash != fingerprint:
             raise IdempotencyConflict()
+        try:
+            user = self.get(record.user_id)
+        except UserNotFound:
+            # Written in one transaction with its record, so it existed: it was deleted since.
+            raise UserDeleted() from None
         logger.info("Idempotent replay", extra={"user_id": record.user_id})
-        return CreateResult(user=self.get(record.user_id), replayed=True)
+        return CreateResult(user=user, replayed=True)
 
     def get(self, user_id: str) -> dict[str, Any]:
         if not is_user_id(user_id):

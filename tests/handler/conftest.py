@@ -1,7 +1,9 @@
 """Fixtures for the handler suite: fake AWS credentials, moto, event builder, fake context.
 
 Nothing here touches the network: DynamoDB and SSM are moto's in-memory fakes, and tests that
-need failures use fakes or botocore's Stubber.
+need failures use fakes or botocore's Stubber. The clients the function builds
+(`function_client`, `function_dynamodb`) run under its role as the synthesized template grants
+it: a call the role does not allow fails the test that made it, naming the call.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 from moto import mock_aws
 
 import handler
+from tests.handler.function_role import FunctionRole
 from users_api.api import UsersApi
 from users_api.container import Container
 from users_api.observability import logger, metrics
@@ -88,6 +91,35 @@ def clock() -> FakeMonotonic:
 
 
 # --- AWS (moto) ------------------------------------------------------------------------------
+
+# The function's role for the whole session: its documents are read from the template once.
+FUNCTION_ROLE = FunctionRole(
+    region=REGION, tables={"users": TABLE_NAME, "idempotency": IDEMPOTENCY_TABLE_NAME}
+)
+
+
+def function_client(service: str, **kwargs: Any) -> Any:
+    """A client as the function builds it, under the function's role."""
+    return FUNCTION_ROLE.enforce(boto3.client(service, region_name=REGION, **kwargs))  # type: ignore[call-overload]
+
+
+def function_dynamodb(**kwargs: Any) -> Any:
+    """The DynamoDB resource as the function builds it, under the function's role."""
+    resource = boto3.resource("dynamodb", region_name=REGION, **kwargs)
+    FUNCTION_ROLE.enforce(resource.meta.client)
+    return resource
+
+
+@pytest.fixture(autouse=True)
+def function_role() -> Iterator[FunctionRole]:
+    """Fails the test if the function made a call its role does not allow."""
+    FUNCTION_ROLE.reset()
+    yield FUNCTION_ROLE
+    denied = [str(denial) for denial in FUNCTION_ROLE.denials]
+    FUNCTION_ROLE.reset()
+    assert not denied, "the function's role (synthesized template) does not allow: " + "; ".join(
+        denied
+    )
 
 
 def put_parameters(values: dict[str, str]) -> None:
@@ -175,12 +207,12 @@ def recorders() -> AwsRecorders:
 
 def moto_container(settings: Settings, clock: FakeMonotonic, recorders: AwsRecorders) -> Container:
     def ssm_client() -> Any:
-        client = boto3.client("ssm", region_name=REGION)
+        client = function_client("ssm")
         recorders.ssm.attach(client)
         return client
 
     def dynamodb() -> Any:
-        resource = boto3.resource("dynamodb", region_name=REGION)
+        resource = function_dynamodb()
         recorders.dynamodb.attach(resource.meta.client)
         return resource
 

@@ -20,6 +20,7 @@ from tests.handler.conftest import (
     put_parameters,
     table_items,
 )
+from tests.handler.function_role import FunctionRole
 from users_api.api import UsersApi
 from users_api.config import ConfigLoader
 from users_api.container import Container
@@ -71,11 +72,12 @@ def flaky_invoke(
 
 
 def test_table_name_is_read_from_parameter_store(
-    aws: None, invoke: Invoke, recorders: AwsRecorders
+    aws: None, invoke: Invoke, recorders: AwsRecorders, function_role: FunctionRole
 ) -> None:
     """Regression: the draft read TABLE_NAME from the environment and never used SSM."""
-    # Given the parameter names another table
+    # Given the parameter names another table (the stack's: the role allows no other)
     create_table("users-elsewhere")
+    function_role.name_tables(users="users-elsewhere")
     put_parameters({"tableName": "users-elsewhere"})
 
     # When

@@ -14,7 +14,13 @@ import boto3
 import pytest
 
 import handler
-from tests.handler.conftest import REGION, FakeLambdaContext, api_event, parse_response
+from tests.handler.conftest import (
+    REGION,
+    FakeLambdaContext,
+    api_event,
+    function_client,
+    parse_response,
+)
 from users_api.api import UsersApi
 from users_api.container import DYNAMODB_BOTO_CONFIG, SSM_BOTO_CONFIG, Container
 from users_api.settings import Settings
@@ -71,7 +77,7 @@ def call(api: UsersApi, event: dict[str, Any], remaining_ms: int, monkeypatch: A
 def api_with_stalled_dynamodb(settings: Settings, server: HangingServer) -> UsersApi:
     container = Container(
         settings,
-        ssm_client_factory=lambda: boto3.client("ssm", region_name=REGION),
+        ssm_client_factory=lambda: function_client("ssm"),
         dynamodb_factory=lambda: boto3.resource(
             "dynamodb", region_name=REGION, endpoint_url=server.url, config=DYNAMODB_BOTO_CONFIG
         ),

@@ -19,6 +19,7 @@ from tests.handler.conftest import (
     FakeMonotonic,
     Invoke,
     api_event,
+    function_client,
     make_invoker,
 )
 from users_api.api import UsersApi
@@ -94,7 +95,7 @@ def invoke_with(
     def build(repository: Any) -> Invoke:
         container = Container(
             settings,
-            ssm_client_factory=lambda: boto3.client("ssm", region_name=REGION),
+            ssm_client_factory=lambda: function_client("ssm"),
             repository_factory=lambda _users, _records, _attempts: repository,
             config_clock=clock,
         )

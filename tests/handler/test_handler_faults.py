@@ -21,6 +21,8 @@ from tests.handler.conftest import (
     Invoke,
     api_event,
     create_user,
+    function_client,
+    function_dynamodb,
     idempotency_items,
     make_invoker,
     table_items,
@@ -55,11 +57,11 @@ def faulty(
     """The real API on moto, with faults planned per DynamoDB operation."""
 
     def build(*, honour_tokens: bool = True) -> FaultyApi:
-        resource = boto3.resource("dynamodb", region_name=REGION)
+        resource = function_dynamodb()
         faults = DynamoFaults(resource.meta.client, honour_tokens=honour_tokens)
         container = Container(
             settings,
-            ssm_client_factory=lambda: boto3.client("ssm", region_name=REGION),
+            ssm_client_factory=lambda: function_client("ssm"),
             dynamodb_factory=lambda: resource,
             config_clock=clock,
             sleep=lambda _: None,

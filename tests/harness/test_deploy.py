@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from e2e.harness.deploy import rollback_sentence
 from e2e.harness.deployment import Deployment
 from e2e.harness.parity import apply_dashboards, apply_reserved_concurrency
 from infra.names import RESERVED_CONCURRENCY, OutputKeys
@@ -154,3 +155,33 @@ def test_dashboard_parity_step_leaves_an_existing_dashboard_alone(
     )
     assert cloudwatch.put == {}
     assert messages == []
+
+
+HEALTH = "http://127.0.0.1:4566/_aws/execute-api/abc123/dev/"
+
+
+def test_a_rolled_back_update_that_still_serves_says_so_and_where() -> None:
+    sentence = rollback_sentence(
+        "UsersApi-dev", "UPDATE_ROLLBACK_COMPLETE", HEALTH, updating=True, serving=True
+    )
+
+    assert "update of UsersApi-dev failed and was rolled back" in sentence
+    assert f"still answers at {HEALTH}" in sentence
+    assert sentence.count(". ") == 0  # one sentence
+
+
+def test_a_rolled_back_update_that_left_no_api_says_to_start_again() -> None:
+    sentence = rollback_sentence(
+        "UsersApi-dev", "ROLLBACK_COMPLETE", HEALTH, updating=True, serving=False
+    )
+
+    assert "left its API answering nothing" in sentence
+    assert "`make local-down`, then `make local`" in sentence
+
+
+def test_a_rolled_back_first_deploy_says_a_rerun_deploys_from_scratch() -> None:
+    sentence = rollback_sentence(
+        "UsersApi-dev", "ROLLBACK_COMPLETE", HEALTH, updating=False, serving=False
+    )
+
+    assert sentence.startswith("The first deploy of UsersApi-dev failed and was rolled back")

@@ -16,6 +16,7 @@ from e2e.harness import watch
 from e2e.harness.deployment import Deployment
 from e2e.harness.modes import HarnessError
 from e2e.harness.paths import REPO_ROOT
+from infra.names import HANDLER
 
 INIT_PY = REPO_ROOT / "e2e/host/executor/localstack_host_lambda/init.py"
 
@@ -25,7 +26,10 @@ def function_template(bucket: Any) -> dict[str, Any]:
         "Resources": {
             "Handler": {
                 "Type": "AWS::Lambda::Function",
-                "Properties": {"Code": {"S3Bucket": bucket, "S3Key": "abc123.zip"}},
+                "Properties": {
+                    "Handler": HANDLER,
+                    "Code": {"S3Bucket": bucket, "S3Key": "abc123.zip"},
+                },
                 "Metadata": {"aws:asset:path": "asset.abc123"},
             }
         }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from infra.names import HANDLER
 from infra.settings import load_settings
 from infra.stack import UsersApiStack
 
@@ -24,9 +26,15 @@ def synth(context: dict[str, Any]) -> tuple[UsersApiStack, Template]:
     return stack, Template.from_stack(stack)
 
 
+@cache
+def synth_environment(name: str) -> tuple[UsersApiStack, Template]:
+    """One synth per environment for the whole session (tests/handler reads the role too)."""
+    return synth({"environment": name})
+
+
 @pytest.fixture(scope="session")
 def synthesized() -> Synthesized:
-    return {name: synth({"environment": name}) for name in ENVIRONMENTS}
+    return {name: synth_environment(name) for name in ENVIRONMENTS}
 
 
 @pytest.fixture(scope="session", params=ENVIRONMENTS)
@@ -49,6 +57,16 @@ def only_resource(template: Template, resource_type: str) -> dict[str, Any]:
     assert len(resources) == 1, f"expected one {resource_type}, found {len(resources)}"
     (resource,) = resources.values()
     return dict(resource)
+
+
+def users_function(template: Template) -> dict[str, Any]:
+    """The users function (the other function is the log group provider)."""
+    functions = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": HANDLER}}
+    )
+    assert len(functions) == 1, f"expected one function with handler {HANDLER}"
+    (function,) = functions.values()
+    return dict(function)
 
 
 def topic_ref(template: Template) -> dict[str, str]:

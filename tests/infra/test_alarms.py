@@ -10,8 +10,9 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.monitoring.metrics import TABLE_OPERATIONS
+from infra.names import OutputKeys
 from infra.stack import UsersApiStack
-from tests.infra.conftest import only_resource, topic_ref
+from tests.infra.conftest import topic_ref, users_function
 
 GT = "GreaterThanThreshold"
 GTE = "GreaterThanOrEqualToThreshold"
@@ -135,6 +136,12 @@ def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(
         assert alarm.get("ActionsEnabled", True) is True, name
 
 
+def test_the_alarm_topic_arn_is_an_output(template: Template) -> None:
+    # Given the stack's outputs, then one names the topic the alarms notify (to subscribe to it)
+    outputs = template.find_outputs(OutputKeys.ALARM_TOPIC_ARN)
+    assert outputs[OutputKeys.ALARM_TOPIC_ARN]["Value"] == topic_ref(template)
+
+
 def test_every_alarm_says_what_to_look_at_first(template: Template) -> None:
     # Given every alarm, then its description names the first thing to check
     for name, alarm in alarms_by_name(template).items():
@@ -181,7 +188,7 @@ def test_concurrency_alarm_fires_at_the_reservation_and_duration_near_the_timeou
     template: Template, environment: str
 ) -> None:
     # Given the function's limits and its concurrency and duration alarms
-    function = only_resource(template, "AWS::Lambda::Function")["Properties"]
+    function = users_function(template)["Properties"]
     alarms = alarms_by_name(template)
     concurrency = alarms[f"UsersApi-{environment}-function-concurrency-at-limit"]
     duration = alarms[f"UsersApi-{environment}-function-duration-p99"]

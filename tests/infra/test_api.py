@@ -132,27 +132,6 @@ def test_preflight_echoes_any_listed_origin() -> None:
         assert "responseOverride.header.Access-Control-Allow-Origin = $origin" in echo
 
 
-def test_execution_logs_are_owned_by_the_stack_with_the_environments_retention(
-    stack: UsersApiStack, template: Template, environment: str
-) -> None:
-    settings = ENVIRONMENTS[environment]
-    (logical_id, group), *others = [
-        (logical_id, resource)
-        for logical_id, resource in template.find_resources("AWS::Logs::LogGroup").items()
-        if "API-Gateway-Execution-Logs_" in json.dumps(resource)
-    ]
-    assert not others
-    rest_api = stack.resolve(stack.api.rest_api.rest_api_id)
-    assert group["Properties"]["LogGroupName"] == {
-        "Fn::Join": ["", ["API-Gateway-Execution-Logs_", rest_api, f"/{environment}"]]
-    }
-    assert group["Properties"]["RetentionInDays"] == {"dev": 7, "prod": 90}[environment]
-    assert group["DeletionPolicy"] == ("Retain" if settings.retain_data else "Delete")
-    # The stage waits for it: API Gateway would otherwise create it first, unowned.
-    (stage,) = template.find_resources("AWS::ApiGateway::Stage").values()
-    assert logical_id in stage["DependsOn"]
-
-
 def test_prod_never_allows_every_origin(synthesized: Synthesized) -> None:
     _, template = synthesized["prod"]
     assert "'*'" not in json.dumps(template.find_resources("AWS::ApiGateway::Method"))

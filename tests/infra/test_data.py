@@ -9,6 +9,8 @@ from aws_cdk.assertions import Template
 
 from infra.stack import UsersApiStack
 from tests.infra.conftest import Synthesized
+from users_api.definitions import EXPIRES_AT
+from users_api.service import PUBLIC_FIELDS
 
 
 def tables(stack: UsersApiStack, template: Template) -> dict[str, dict[str, Any]]:
@@ -22,14 +24,21 @@ def tables(stack: UsersApiStack, template: Template) -> dict[str, dict[str, Any]
     return {role: dict(resources[logical_id]) for role, logical_id in ids.items()}
 
 
-def test_users_table_holds_only_users_keyed_by_user_id(
-    stack: UsersApiStack, template: Template
-) -> None:
+def test_users_table_is_keyed_by_user_id(stack: UsersApiStack, template: Template) -> None:
     users = tables(stack, template)["users"]["Properties"]
     assert users["KeySchema"] == [{"AttributeName": "UserId", "KeyType": "HASH"}]
     assert users["AttributeDefinitions"] == [{"AttributeName": "UserId", "AttributeType": "S"}]
     assert users["BillingMode"] == "PAY_PER_REQUEST"
-    assert "TimeToLiveSpecification" not in users  # users never expire
+
+
+def test_users_table_expires_only_what_an_earlier_release_stored_with_an_expiry(
+    stack: UsersApiStack, template: Template
+) -> None:
+    # Users carry no expiresAt, so they never expire; the idempotency records release e82e621
+    # kept in this table do, and TTL on the same attribute sweeps them.
+    users = tables(stack, template)["users"]["Properties"]
+    assert users["TimeToLiveSpecification"] == {"AttributeName": EXPIRES_AT, "Enabled": True}
+    assert EXPIRES_AT not in PUBLIC_FIELDS
 
 
 def test_idempotency_records_have_a_table_of_their_own_that_expires_them(

@@ -97,6 +97,7 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         "FunctionName",
         "TableKeyArn",
         "ParameterPath",
+        "AlarmTopicArn",
         "ReadOnlyPolicyArn",
         "ReadWritePolicyArn",
     }

@@ -6,14 +6,14 @@ from aws_cdk.assertions import Match, Template
 
 from infra.names import RESERVED_CONCURRENCY
 from infra.stack import UsersApiStack
-from tests.infra.conftest import only_resource
+from tests.infra.conftest import users_function
 
 RETENTION_DAYS = {"dev": 7, "prod": 90}
 
 
 def test_reserved_concurrency_is_exactly_five(template: Template) -> None:
     # Given the synthesized stack
-    function = only_resource(template, "AWS::Lambda::Function")["Properties"]
+    function = users_function(template)["Properties"]
     # Then the function may never run more than five copies at once
     assert RESERVED_CONCURRENCY == 5
     assert function["ReservedConcurrentExecutions"] == RESERVED_CONCURRENCY
@@ -54,7 +54,7 @@ def test_log_group_is_named_after_the_function(stack: UsersApiStack, template: T
     # Given the function's explicit log group
     log_group = stack.service.log_group.node.default_child
     resolved_name = stack.resolve(log_group.log_group_name)  # type: ignore[union-attr]
-    function_name = only_resource(template, "AWS::Lambda::Function")["Properties"]["FunctionName"]
+    function_name = users_function(template)["Properties"]["FunctionName"]
     # Then it is /aws/lambda/<the function's own name>, and the function logs to it
     assert resolved_name == {"Fn::Join": ["", ["/aws/lambda/", function_name]]}
     template.has_resource_properties(
@@ -65,7 +65,7 @@ def test_log_group_is_named_after_the_function(stack: UsersApiStack, template: T
 
 def test_function_name_is_unique_per_stack_instance(template: Template, environment: str) -> None:
     # A suffix from the stack's id: a retried deploy never meets a retained log group.
-    name = only_resource(template, "AWS::Lambda::Function")["Properties"]["FunctionName"]
+    name = users_function(template)["Properties"]["FunctionName"]
     delimiter, (prefix, suffix) = name["Fn::Join"]
     assert (delimiter, prefix) == ("-", f"users-api-{environment}")
     assert "AWS::StackId" in str(suffix)
@@ -89,9 +89,7 @@ def test_no_asynchronous_retry_settings(template: Template) -> None:
 
 
 def test_environment_holds_only_non_secret_settings(template: Template, environment: str) -> None:
-    variables = only_resource(template, "AWS::Lambda::Function")["Properties"]["Environment"][
-        "Variables"
-    ]
+    variables = users_function(template)["Properties"]["Environment"]["Variables"]
     assert set(variables) == {
         "ENVIRONMENT",
         "CONFIG_PARAMETER_PATH",

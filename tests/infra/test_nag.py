@@ -167,3 +167,16 @@ def test_cognito_mode_passes_without_the_iam_acknowledgement(tmp_path: Path) -> 
     assert error is None, error
     assert report["violations"] == []
     assert IAM_AUTHORIZATION.reason not in {e["reason"] for e in report["suppressedViolations"]}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_synth_that_knows_its_account_and_region_passes_too(
+    tmp_path: Path, environment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the environment `cdk deploy` (and cdklocal) synthesizes for: account and region known
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "000000000000")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "us-east-1")
+    report, error = synth_report(tmp_path, environment)
+    # Then every finding is still acknowledged (their ids do not depend on the environment)
+    assert error is None, error
+    assert report["violations"] == []
