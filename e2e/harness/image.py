@@ -1,8 +1,8 @@
 """Which LocalStack image Docker mode runs, and the project's own image where no registry answers.
 
-- LOCALSTACK_IMAGE set: that image, as given.
-- otherwise the official `localstack/localstack:4.14.0` where it is present or can be pulled
-  (Lambda then runs in sibling containers of Lambda's own images);
+- LOCALSTACK_IMAGE set: that image, as given (the official `localstack/localstack:4.14.0`
+  runs Lambda in sibling containers of Lambda's own images, but lacks the project's LocalStack
+  plugin: the least-privilege audit and the upgrade suite need it);
 - otherwise the project's image, `users-api-localstack:<content hash>`, built from
   e2e/docker/Dockerfile with host mode's pins: localstack.lock, every distribution under
   e2e/host/ (the Lambda executor: Lambda runs as processes inside the LocalStack container),
@@ -85,10 +85,9 @@ def localstack_image(environ: Mapping[str, str], log: Log = _log) -> str:
     chosen = environ.get("LOCALSTACK_IMAGE", "").strip()
     if chosen:
         return chosen
-    if pulled(OFFICIAL_IMAGE, log=lambda _: None):
-        return OFFICIAL_IMAGE
+    # The project's plugin (call recorder, CloudFormation fixes) is in this image only.
     tag = ensure_image(log)
-    log(f"{OFFICIAL_IMAGE} cannot be pulled here: using {tag}, built from the project's pins")
+    log(f"LocalStack image: {tag}, built from the project's pins (LOCALSTACK_IMAGE overrides)")
     return tag
 
 

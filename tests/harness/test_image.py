@@ -18,24 +18,22 @@ def test_an_image_the_caller_names_is_used_as_given(monkeypatch: pytest.MonkeyPa
     assert chosen == "example/localstack:1"
 
 
-def test_the_official_image_stays_the_default_where_it_can_be_pulled(
+def test_the_projects_image_is_the_default_and_said_in_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(image, "pulled", lambda name, log=None: name == image.OFFICIAL_IMAGE)
-    monkeypatch.setattr(image, "ensure_image", lambda log=None: pytest.fail("no build"))
-    assert image.localstack_image({}) == "localstack/localstack:4.14.0"
-
-
-def test_without_a_registry_the_projects_image_is_built_and_said_in_one_line(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(image, "pulled", lambda name, log=None: False)
+    # Given a machine where the official image could be pulled
+    monkeypatch.setattr(image, "pulled", lambda name, log=None: True)
     monkeypatch.setattr(image, "ensure_image", lambda log=None: "users-api-localstack:abc")
     said: list[str] = []
-    assert image.localstack_image({}, log=said.append) == "users-api-localstack:abc"
+
+    # When Docker mode picks its image
+    chosen = image.localstack_image({}, log=said.append)
+
+    # Then it is the project's (its plugin records the function's calls), said in one line
+    assert chosen == "users-api-localstack:abc"
     (line,) = said
-    assert "localstack/localstack:4.14.0 cannot be pulled" in line
     assert "users-api-localstack:abc" in line
+    assert "LOCALSTACK_IMAGE" in line
 
 
 @pytest.fixture
