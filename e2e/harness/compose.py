@@ -88,8 +88,8 @@ def docker_compose_project_name() -> str:
 
 @pytest.fixture(scope="session")
 def localstack_image_name(pytestconfig: pytest.Config) -> str:
-    """LOCALSTACK_IMAGE, else the official image where it can be pulled, else the project's
-    own (built on first use, e2e/harness/image.py: its steps shown as they run)."""
+    """LOCALSTACK_IMAGE, else the project's own (built on first use, e2e/harness/image.py: its
+    steps shown as they run)."""
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     if capture is None:
         return localstack_image(os.environ)
