@@ -22,6 +22,7 @@ from infra.names import ALLOW_REPLACE_METADATA
 from infra.settings import load_settings
 from infra.stack import UsersApiStack
 from scripts import guard_stateful as guard
+from tests.fake_aws import use_fake_credentials
 from tests.infra.conftest import NO_BUNDLING, synth
 
 CHANGE_SETS = Path(__file__).resolve().parent / "change_sets"
@@ -210,13 +211,7 @@ def write_assembly(directory: Path, template: dict[str, Any], allowed: list[str]
 
 @pytest.fixture
 def deployed(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    use_fake_credentials(monkeypatch, REGION)
     with mock_aws():
         # The deployed stack: just the users table, as CloudFormation holds it
         table = {

@@ -44,8 +44,7 @@ def test_a_code_path_whose_grant_is_missing_fails_naming_the_call(
 
     # Then AWS's answer reaches the function, and the refused call is named
     assert response.status >= 500
-    denied = [str(denial) for denial in function_role.denials]
-    function_role.denials.clear()  # proven here: the fixture's check must not fail this test
+    denied = function_role.take_denials()
     assert denied == [
         "the call dynamodb.TransactWriteItems [TransactItems[0].Delete] needs "
         f"dynamodb:DeleteItem on {USERS_ARN}"
@@ -78,8 +77,7 @@ def test_each_item_of_a_transaction_is_authorised_on_its_own_table(
         )
 
     # Then it is refused as AWS would, for the Delete alone
-    denied = [str(denial) for denial in function_role.denials]
-    function_role.denials.clear()
+    denied = function_role.take_denials()
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     assert denied == [
         "the call dynamodb.TransactWriteItems [TransactItems[1].Delete] needs "
@@ -93,8 +91,7 @@ def test_a_call_outside_the_role_is_refused(aws: None, function_role: FunctionRo
         function_client("ssm").get_parameters(Names=["/prod/users-api/tableName"])
 
     # Then
-    denied = [str(denial) for denial in function_role.denials]
-    function_role.denials.clear()
+    denied = function_role.take_denials()
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     assert denied == [
         "the call ssm.GetParameters needs ssm:GetParameters on "

@@ -19,6 +19,7 @@ import pytest
 from moto import mock_aws
 
 from infra.log_group_provider import handler
+from tests.fake_aws import use_fake_credentials
 
 REGION = "eu-west-1"
 GROUP = "API-Gateway-Execution-Logs_abc123/dev"
@@ -61,14 +62,7 @@ def cloudformation() -> Iterator[FakeCloudFormation]:
 
 @pytest.fixture
 def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_fake_credentials(monkeypatch, REGION)
     # The response retries back off for seconds; the tests need not wait.
     monkeypatch.setattr(time, "sleep", lambda seconds: None)
     with mock_aws():
