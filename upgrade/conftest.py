@@ -19,7 +19,7 @@ import pytest
 from e2e.api_client import Api
 from e2e.harness import host, releases
 from e2e.harness.deploy import aws_client, deploy
-from e2e.harness.deployment import Deployment
+from e2e.harness.deployment import Deployment, execute_api_url
 from e2e.harness.modes import HarnessError, select_mode
 from e2e.harness.paths import STATE_ROOT
 from e2e.harness.session import LocalStack, start_localstack
@@ -100,7 +100,8 @@ def upgrade(release_ref: str) -> Iterator[Upgrade]:
         started = time.monotonic()
         (stack_name,) = _stack_names(localstack.endpoint)
         old_resources = stack_resources(localstack.endpoint, stack_name)
-        data = write_data(Api(_api_url(localstack.endpoint, old_outputs), check_contract=False))
+        old_api = Api(execute_api_url(localstack.endpoint, old_outputs), check_contract=False)
+        data = write_data(old_api)
         phase("write data", started)
 
         started = time.monotonic()
@@ -118,10 +119,6 @@ def upgrade(release_ref: str) -> Iterator[Upgrade]:
 def _stack_names(endpoint: str) -> list[str]:
     stacks = aws_client("cloudformation", endpoint).describe_stacks()["Stacks"]
     return [stack["StackName"] for stack in stacks if stack["StackName"] != "CDKToolkit"]
-
-
-def _api_url(endpoint: str, outputs: dict[str, str]) -> str:
-    return f"{endpoint}/_aws/execute-api/{outputs['RestApiId']}/{outputs['StageName']}"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

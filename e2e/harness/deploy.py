@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from e2e.harness.deployment import Deployment
+from e2e.harness.deployment import Deployment, execute_api_url
 from e2e.harness.modes import HarnessError
 from e2e.harness.parity import apply_parity_steps
 from e2e.harness.paths import REPO_ROOT
-from infra.names import OutputKeys, stack_name
+from infra.names import stack_name
 
 CDKLOCAL = REPO_ROOT / "node_modules" / ".bin" / "cdklocal"
 ACCOUNT = "000000000000"
@@ -127,27 +127,33 @@ def deploy(endpoint: str, work_dir: Path, log: Any = print, *, update: bool = Fa
     return deployment
 
 
-def stack_status(endpoint: str, name: str) -> str | None:
-    """The stack's status in LocalStack, or None when it does not exist."""
+def _described(endpoint: str, name: str) -> dict[str, Any] | None:
+    """The stack as LocalStack describes it, or None when it does not exist."""
     from botocore.exceptions import ClientError
 
     try:
         stacks = aws_client("cloudformation", endpoint).describe_stacks(StackName=name)
     except ClientError:
         return None
-    return str(stacks["Stacks"][0]["StackStatus"])
+    return dict(stacks["Stacks"][0])
+
+
+def stack_status(endpoint: str, name: str) -> str | None:
+    """The stack's status in LocalStack, or None when it does not exist."""
+    stack = _described(endpoint, name)
+    return None if stack is None else str(stack["StackStatus"])
 
 
 def rollback_report(endpoint: str, name: str, *, updating: bool) -> str | None:
     """What a failed deploy left behind, in one sentence; None when nothing was rolled back."""
-    status = stack_status(endpoint, name)
-    if status is None or "ROLLBACK" not in status:
+    stack = _described(endpoint, name)
+    if stack is None or "ROLLBACK" not in stack["StackStatus"]:
         return None
-    stacks = aws_client("cloudformation", endpoint).describe_stacks(StackName=name)["Stacks"]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    api = f"{outputs.get(OutputKeys.REST_API_ID)}/{outputs.get(OutputKeys.STAGE_NAME)}"
-    health = f"{endpoint}/_aws/execute-api/{api}/"
-    return rollback_sentence(name, status, health, updating=updating, serving=_answers(health))
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    health = f"{execute_api_url(endpoint, outputs)}/"
+    return rollback_sentence(
+        name, str(stack["StackStatus"]), health, updating=updating, serving=_answers(health)
+    )
 
 
 def rollback_sentence(name: str, status: str, health: str, *, updating: bool, serving: bool) -> str:

@@ -8,6 +8,14 @@ from typing import Any
 from infra.names import HANDLER, OutputKeys
 
 
+def execute_api_url(endpoint: str, outputs: dict[str, str]) -> str:
+    """The stage's URL through LocalStack's own endpoint, from the stack's outputs:
+    `<id>.execute-api.localhost.localstack.cloud` does not resolve offline."""
+    rest_api_id = outputs.get(OutputKeys.REST_API_ID)
+    stage = outputs.get(OutputKeys.STAGE_NAME)
+    return f"{endpoint}/_aws/execute-api/{rest_api_id}/{stage}"
+
+
 @dataclass(frozen=True)
 class Deployment:
     endpoint: str
@@ -18,10 +26,7 @@ class Deployment:
 
     @property
     def api_url(self) -> str:
-        """`<id>.execute-api.localhost.localstack.cloud` does not resolve offline."""
-        rest_api_id = self.outputs[OutputKeys.REST_API_ID]
-        stage = self.outputs[OutputKeys.STAGE_NAME]
-        return f"{self.endpoint}/_aws/execute-api/{rest_api_id}/{stage}"
+        return execute_api_url(self.endpoint, self.outputs)
 
     @property
     def function_name(self) -> str:
